@@ -220,3 +220,6 @@ LOGGING = {
         "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="WARNING")},
     },
 }
+
+# --- Registry ----------------------------------------------------------------------------------
+MODEL_MAX_UPLOAD_BYTES = env.int("MODEL_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)

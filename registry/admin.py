@@ -1,0 +1,404 @@
+"""The registry in the admin: upload versions with full validation, promote, roll back, audit."""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from mlservice.errors import ServiceError
+from registry import services
+from registry.models import Alias, AliasMove, ArtifactFormat, AuditEvent, MLModel, ModelVersion
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class VersionInline(ReadOnlyInline):
+    model = ModelVersion
+    fields = (
+        "number",
+        "format",
+        "runtime",
+        "short_sha256",
+        "size",
+        "alias_names",
+        "created_by",
+        "created_at",
+    )
+    readonly_fields = fields
+    ordering = ("-number",)
+
+    @admin.display(description="sha256")
+    def short_sha256(self, obj):
+        return obj.sha256[:12]
+
+    @admin.display(description="aliases")
+    def alias_names(self, obj):
+        return ", ".join(sorted(a.name for a in obj.aliases.all())) or "-"
+
+
+class AliasInline(ReadOnlyInline):
+    model = Alias
+    fields = ("name", "version", "updated_by", "updated_at")
+    readonly_fields = fields
+
+
+@admin.register(MLModel)
+class MLModelAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "title",
+        "task",
+        "production_version",
+        "version_count",
+        "is_archived",
+        "updated_at",
+    )
+    list_filter = ("task", "is_archived")
+    search_fields = ("name", "title", "description")
+    readonly_fields = ("created_by", "created_at", "updated_at")
+    inlines = [AliasInline, VersionInline]
+    actions = ["rollback_production", "rollback_staging", "archive", "unarchive"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("aliases__version", "versions")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "name", "task") if obj else self.readonly_fields
+
+    @admin.display(description="production")
+    def production_version(self, obj):
+        alias = next((a for a in obj.aliases.all() if a.name == "production"), None)
+        return f"v{alias.version.number}" if alias else "-"
+
+    @admin.display(description="versions")
+    def version_count(self, obj):
+        return len(obj.versions.all())
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                services.model_update(
+                    model=MLModel.objects.get(pk=obj.pk),
+                    actor=request.user,
+                    **{f: form.cleaned_data[f] for f in ("title", "description", "is_archived")},
+                )
+            else:
+                created = services.model_create(
+                    name=obj.name,
+                    task=obj.task,
+                    title=obj.title,
+                    description=obj.description,
+                    actor=request.user,
+                )
+                obj.pk = created.pk
+        except ServiceError as exc:
+            raise ValidationError(str(exc.detail)) from exc
+
+    def _rollback(self, request, queryset, alias):
+        for model in queryset:
+            try:
+                moved = services.alias_rollback(
+                    model=model, alias=alias, actor=request.user, reason="Rolled back in the admin"
+                )
+                self.message_user(
+                    request,
+                    f"{model.name}@{alias} rolled back to v{moved.version.number}.",
+                    messages.SUCCESS,
+                )
+            except ServiceError as exc:
+                self.message_user(request, f"{model.name}: {exc.detail}", messages.ERROR)
+
+    @admin.action(description="Roll back the production alias to its previous version")
+    def rollback_production(self, request, queryset):
+        self._rollback(request, queryset, "production")
+
+    @admin.action(description="Roll back the staging alias to its previous version")
+    def rollback_staging(self, request, queryset):
+        self._rollback(request, queryset, "staging")
+
+    @admin.action(description="Archive (hide from users)")
+    def archive(self, request, queryset):
+        for model in queryset:
+            services.model_update(model=model, actor=request.user, is_archived=True)
+
+    @admin.action(description="Unarchive")
+    def unarchive(self, request, queryset):
+        for model in queryset:
+            services.model_update(model=model, actor=request.user, is_archived=False)
+
+
+class JSONTextField(forms.CharField):
+    """A textarea holding JSON; the cleaned value is the parsed object."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 80, "style": "font-family: monospace"})
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in ("", None):
+            return None
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+
+
+class VersionUploadForm(forms.ModelForm):
+    """Uploading a version runs the whole validation (load, example prediction) in clean()."""
+
+    artifact = forms.FileField(help_text="skops, ONNX or joblib file (stored under a new name).")
+    format = forms.ChoiceField(choices=ArtifactFormat.choices)
+    input_schema = JSONTextField(
+        help_text='Ordered features, e.g. [{"name": "age", "type": "number", "minimum": 0}]'
+    )
+    input_example = JSONTextField(help_text='One row, e.g. {"age": 42}')
+    labels = JSONTextField(required=False, help_text='Classifiers: ["setosa", "versicolor"]')
+    metrics = JSONTextField(required=False, help_text='Free JSON, e.g. {"accuracy": 0.97}')
+    sha256 = forms.CharField(
+        required=False,
+        max_length=64,
+        help_text="Required for joblib (pickle executes code when loaded): the SHA-256 you "
+        "computed for this file, e.g. with `sha256sum`.",
+    )
+    alias = forms.SlugField(required=False, help_text="Optionally point this alias at it.")
+
+    class Meta:
+        model = ModelVersion
+        fields = ("model", "format", "notes", "ignore_extra_features", "timeout_seconds")
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.created = None
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            self.created = services.version_create(
+                model=cleaned["model"],
+                artifact=cleaned["artifact"],
+                format=cleaned["format"],
+                input_schema=cleaned["input_schema"],
+                input_example=cleaned["input_example"],
+                labels=cleaned.get("labels"),
+                metrics=cleaned.get("metrics") or {},
+                notes=cleaned.get("notes", ""),
+                expected_sha256=cleaned.get("sha256") or None,
+                ignore_extra_features=cleaned.get("ignore_extra_features", False),
+                timeout_seconds=cleaned.get("timeout_seconds") or 60,
+                actor=self.user,
+            )
+        except ServiceError as exc:
+            fields = exc.fields or {}
+            for name, problems in fields.items():
+                target = name if name in self.fields else None
+                self.add_error(target, problems)
+            if not fields:
+                self.add_error("artifact", str(exc.detail))
+        return cleaned
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "format",
+        "runtime",
+        "alias_names",
+        "size",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("format", "runtime", "model")
+    search_fields = ("model__name", "sha256", "notes")
+    list_select_related = ("model", "created_by")
+    actions = ["promote_production", "promote_staging"]
+    readonly_fields = (
+        "model",
+        "number",
+        "artifact",
+        "format",
+        "runtime",
+        "sha256",
+        "size",
+        "pretty_schema",
+        "labels",
+        "input_example",
+        "metrics",
+        "notes",
+        "ignore_extra_features",
+        "timeout_seconds",
+        "created_by",
+        "created_at",
+    )
+    exclude = ("input_schema",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("aliases")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            form = VersionUploadForm
+
+            class UserBoundForm(form):
+                def __init__(self, *args, **kw):
+                    super().__init__(*args, user=request.user, **kw)
+
+            return UserBoundForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def get_exclude(self, request, obj=None):
+        return self.exclude if obj else None
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return (
+                "model",
+                "artifact",
+                "format",
+                "input_schema",
+                "input_example",
+                "labels",
+                "metrics",
+                "notes",
+                "sha256",
+                "ignore_extra_features",
+                "timeout_seconds",
+                "alias",
+            )
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        # The version was created (validated and stored) by the form's clean().
+        version = form.created
+        obj.pk, obj.number = version.pk, version.number
+        alias = form.cleaned_data.get("alias")
+        if alias:
+            services.alias_set(
+                model=version.model,
+                alias=alias,
+                version=version,
+                actor=request.user,
+                reason="Set at upload in the admin",
+            )
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="input schema")
+    def pretty_schema(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.input_schema, indent=2))
+
+    @admin.display(description="aliases")
+    def alias_names(self, obj):
+        return ", ".join(sorted(a.name for a in obj.aliases.all())) or "-"
+
+    def _promote(self, request, queryset, alias):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
+            return
+        version = queryset.select_related("model").get()
+        services.alias_set(
+            model=version.model,
+            alias=alias,
+            version=version,
+            actor=request.user,
+            reason="Promoted in the admin",
+        )
+        self.message_user(request, f"{version} is now {alias}.", messages.SUCCESS)
+
+    @admin.action(description="Promote to production")
+    def promote_production(self, request, queryset):
+        self._promote(request, queryset, "production")
+
+    @admin.action(description="Promote to staging")
+    def promote_staging(self, request, queryset):
+        self._promote(request, queryset, "staging")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AliasMove)
+class AliasMoveAdmin(ReadOnlyAdmin):
+    list_display = (
+        "created_at",
+        "model",
+        "alias",
+        "kind",
+        "from_version",
+        "to_version",
+        "actor",
+        "reason",
+    )
+    list_filter = ("kind", "alias", "model")
+    search_fields = ("model__name", "alias", "reason", "actor__username")
+    list_select_related = ("model", "from_version", "to_version", "actor")
+    date_hierarchy = "created_at"
+
+
+@admin.register(Alias)
+class AliasAdmin(ReadOnlyAdmin):
+    list_display = ("model", "name", "version", "updated_by", "updated_at")
+    list_filter = ("name",)
+    search_fields = ("model__name", "name")
+    list_select_related = ("model", "version", "updated_by")
+    actions = ["rollback"]
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for actions to show; the change form itself has no editable fields.
+        return obj is None and request.user.is_staff
+
+    @admin.action(description="Roll back to the previous version")
+    def rollback(self, request, queryset):
+        for alias in queryset.select_related("model"):
+            try:
+                moved = services.alias_rollback(
+                    model=alias.model,
+                    alias=alias.name,
+                    actor=request.user,
+                    reason="Rolled back in the admin",
+                )
+                self.message_user(
+                    request,
+                    f"{alias.model.name}@{alias.name} -> v{moved.version.number}",
+                    messages.SUCCESS,
+                )
+            except ServiceError as exc:
+                self.message_user(request, f"{alias.model.name}: {exc.detail}", messages.ERROR)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "model", "action", "version", "actor")
+    list_filter = ("action", "model")
+    search_fields = ("model__name", "actor__username")
+    list_select_related = ("model", "version", "actor")
+    date_hierarchy = "created_at"

@@ -1,0 +1,145 @@
+"""Two small demo models trained on scikit-learn's bundled datasets (nothing is downloaded).
+
+`iris` is a classifier, `diabetes` a regressor. The specs carry what the registry needs to
+register them (schema, labels, example); `train`, `evaluate` and the exporters produce the
+artifacts. No Django here, so tests and scripts can use it without settings.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import skops.io
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score
+
+# Opset 17 / ai.onnx.ml 3 is well inside what onnxruntime 1.23 runs and what skl2onnx 1.19 tests.
+ONNX_TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    name: str
+    title: str
+    description: str
+    task: str
+    input_schema: list[dict]
+    labels: list[str] | None
+    input_example: dict[str, float]
+    make_estimator: Callable[[], BaseEstimator]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [feature["name"] for feature in self.input_schema]
+
+
+def _numbers(names: list[str], minimum: float, maximum: float) -> list[dict]:
+    return [
+        {"name": name, "type": "number", "minimum": minimum, "maximum": maximum} for name in names
+    ]
+
+
+IRIS = DemoModel(
+    name="iris",
+    title="Iris species",
+    description=(
+        "Logistic regression on Fisher's iris data: predicts the species (setosa, versicolor, "
+        "virginica) from sepal and petal length and width in centimetres."
+    ),
+    task="classification",
+    # Real flowers measure under 10 cm; the bounds only reject obvious nonsense.
+    input_schema=_numbers(["sepal_length", "sepal_width", "petal_length", "petal_width"], 0, 50),
+    labels=["setosa", "versicolor", "virginica"],
+    input_example={
+        "sepal_length": 5.1,
+        "sepal_width": 3.5,
+        "petal_length": 1.4,
+        "petal_width": 0.2,
+    },
+    make_estimator=lambda: LogisticRegression(max_iter=1000),
+)
+
+DIABETES = DemoModel(
+    name="diabetes",
+    title="Diabetes progression",
+    description=(
+        "Linear regression on scikit-learn's diabetes data: predicts a quantitative measure of "
+        "disease progression one year after baseline from age, sex, BMI, blood pressure and six "
+        "blood serum measurements (s1-s6). Features are the dataset's mean-centred, scaled "
+        "values, not raw units."
+    ),
+    task="regression",
+    # The scaled features all lie within about +-0.2.
+    input_schema=_numbers(["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"], -1, 1),
+    labels=None,
+    # The dataset's first row.
+    input_example={
+        "age": 0.038075906433423026,
+        "sex": 0.05068011873981862,
+        "bmi": 0.061696206518683294,
+        "bp": 0.0218723855140367,
+        "s1": -0.04422349842444599,
+        "s2": -0.03482076283769895,
+        "s3": -0.04340084565202491,
+        "s4": -0.002592261998183278,
+        "s5": 0.019907486170462722,
+        "s6": -0.01764612515980379,
+    },
+    make_estimator=LinearRegression,
+)
+
+DEMO_MODELS: dict[str, DemoModel] = {spec.name: spec for spec in (IRIS, DIABETES)}
+
+_LOADERS = {"iris": load_iris, "diabetes": load_diabetes}
+
+
+def dataset(name: str) -> tuple[list[dict[str, float]], np.ndarray, np.ndarray]:
+    """The whole bundled dataset as API rows (keyed by the spec's feature names), X and y."""
+    X, y = _LOADERS[name](return_X_y=True)
+    names = DEMO_MODELS[name].feature_names
+    rows = [dict(zip(names, values, strict=True)) for values in X.tolist()]
+    return rows, X, y
+
+
+def train(spec: DemoModel) -> BaseEstimator:
+    """Fit the spec's estimator on the full dataset (a demo, so no held-out split)."""
+    _, X, y = dataset(spec.name)
+    return spec.make_estimator().fit(X, y)
+
+
+def evaluate(spec: DemoModel, estimator: BaseEstimator) -> dict[str, float]:
+    """Training-set metrics, rounded for display."""
+    _, X, y = dataset(spec.name)
+    predicted = estimator.predict(X)
+    if spec.task == "classification":
+        return {"training_accuracy": round(float(accuracy_score(y, predicted)), 4)}
+    return {
+        "training_r2": round(float(r2_score(y, predicted)), 4),
+        "training_mae": round(float(mean_absolute_error(y, predicted)), 4),
+    }
+
+
+def export_skops(estimator: BaseEstimator, path: str | Path) -> None:
+    skops.io.dump(estimator, path)
+
+
+def export_onnx(estimator: BaseEstimator, n_features: int, path: str | Path) -> None:
+    """Convert with a float32 input of n_features columns.
+
+    Classifiers get `zipmap: False`, so probabilities come out as one matrix rather than a
+    list of dicts.
+    """
+    options: Any = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
+    model = to_onnx(
+        estimator,
+        initial_types=[("input", FloatTensorType([None, n_features]))],
+        options=options,
+        target_opset=ONNX_TARGET_OPSET,
+    )
+    Path(path).write_bytes(model.SerializeToString())

@@ -1,0 +1,206 @@
+"""The model registry: models, their immutable versions, aliases and the audit trail."""
+
+import uuid
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class Task(models.TextChoices):
+    CLASSIFICATION = "classification", "Classification"
+    REGRESSION = "regression", "Regression"
+
+
+class ArtifactFormat(models.TextChoices):
+    SKOPS = "skops", "skops (scikit-learn)"
+    ONNX = "onnx", "ONNX"
+    JOBLIB = "joblib", "joblib / pickle (staff only, sha256 required)"
+
+
+class MLModelQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self if user.is_staff else self.filter(is_archived=False)
+
+
+class MLModel(models.Model):
+    name = models.SlugField(max_length=64, unique=True, help_text="URL key, e.g. 'iris'.")
+    title = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    task = models.CharField(max_length=20, choices=Task.choices)
+    is_archived = models.BooleanField(default=False, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MLModelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "model"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
+    """A generated name: the uploaded file name never reaches the disk."""
+    suffix = {"skops": ".skops", "onnx": ".onnx", "joblib": ".joblib"}.get(instance.format, "")
+    return str(PurePath("artifacts", instance.model.name, f"{uuid.uuid4().hex}{suffix}"))
+
+
+IMMUTABLE_VERSION_FIELDS = (
+    "model_id",
+    "number",
+    "artifact",
+    "format",
+    "sha256",
+    "size",
+    "input_schema",
+    "labels",
+    "input_example",
+)
+
+
+class ModelVersion(models.Model):
+    model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    artifact = models.FileField(upload_to=artifact_upload_to, max_length=255)
+    format = models.CharField(max_length=10, choices=ArtifactFormat.choices)
+    runtime = models.CharField(max_length=20, help_text="Engine that serves it.")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    input_schema = models.JSONField(help_text="Ordered features: name, type, bounds/enum.")
+    labels = models.JSONField(null=True, blank=True, help_text="Class labels (classifiers).")
+    input_example = models.JSONField(help_text="One input row.")
+    metrics = models.JSONField(default=dict, blank=True)
+    notes = models.TextField(blank=True)
+    ignore_extra_features = models.BooleanField(
+        default=False, help_text="Drop unknown input fields instead of rejecting them."
+    )
+    timeout_seconds = models.PositiveIntegerField(default=60)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "number"], name="registry_version_number_unique"
+            )
+        ]
+        verbose_name = "model version"
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            stored = (
+                ModelVersion.objects.filter(pk=self.pk).values(*IMMUTABLE_VERSION_FIELDS).first()
+            )
+            current = {f: getattr(self, f) for f in IMMUTABLE_VERSION_FIELDS}
+            current["artifact"] = self.artifact.name
+            if stored and stored != current:
+                changed = sorted(f for f in IMMUTABLE_VERSION_FIELDS if stored[f] != current[f])
+                raise ValidationError(
+                    f"A version's artifact and schema never change; tried to change {changed}."
+                )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Versions are kept for the audit trail; archive the model instead.")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [feature["name"] for feature in self.input_schema]
+
+
+class Alias(models.Model):
+    """A named pointer (`production`, `staging`, ...) from a model to one of its versions."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="aliases")
+    name = models.SlugField(max_length=64)
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="aliases")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "name"], name="registry_alias_name_unique")
+        ]
+        verbose_name_plural = "aliases"
+
+    def __str__(self) -> str:
+        return f"{self.model.name}@{self.name} -> v{self.version.number}"
+
+
+class AliasMove(models.Model):
+    """One move of an alias, kept forever: who moved it, when, from which version, to which."""
+
+    class Kind(models.TextChoices):
+        SET = "set", "Set"
+        ROLLBACK = "rollback", "Rollback"
+
+    model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="alias_moves")
+    alias = models.SlugField(max_length=64)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SET)
+    from_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["model", "alias", "-created_at"])]
+
+    def __str__(self) -> str:
+        source = f"v{self.from_version.number}" if self.from_version else "nothing"
+        return f"{self.model.name}@{self.alias}: {source} -> v{self.to_version.number}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("Alias history is immutable.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("Alias history is immutable.")
+
+
+class AuditEvent(models.Model):
+    """Every change to the registry: model created/updated/archived, version added, alias moved."""
+
+    model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="audit_events")
+    version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    action = models.CharField(max_length=40, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.model.name}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("The audit trail is immutable.")
+        super().save(*args, **kwargs)

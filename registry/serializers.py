@@ -1,0 +1,171 @@
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from registry.models import Alias, AliasMove, ArtifactFormat, MLModel, ModelVersion, Task
+
+
+class VersionSummarySerializer(serializers.ModelSerializer):
+    aliases = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = (
+            "number",
+            "format",
+            "runtime",
+            "sha256",
+            "size",
+            "metrics",
+            "aliases",
+            "created_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_aliases(self, version) -> list[str]:
+        return sorted(alias.name for alias in version.aliases.all())
+
+
+class VersionSerializer(VersionSummarySerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta(VersionSummarySerializer.Meta):
+        fields = (
+            *VersionSummarySerializer.Meta.fields,
+            "input_schema",
+            "labels",
+            "input_example",
+            "notes",
+            "ignore_extra_features",
+            "timeout_seconds",
+            "created_by",
+        )
+        read_only_fields = fields
+
+
+class MLModelSerializer(serializers.ModelSerializer):
+    aliases = serializers.SerializerMethodField()
+    production = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MLModel
+        fields = (
+            "name",
+            "title",
+            "description",
+            "task",
+            "is_archived",
+            "aliases",
+            "production",
+            "created_at",
+            "updated_at",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.DictField(child=serializers.IntegerField(), help_text="alias -> version")
+    )
+    def get_aliases(self, model) -> dict:
+        return {alias.name: alias.version.number for alias in model.aliases.all()}
+
+    @extend_schema_field(VersionSummarySerializer(allow_null=True))
+    def get_production(self, model):
+        for alias in model.aliases.all():
+            if alias.name == "production":
+                return VersionSummarySerializer(alias.version).data
+        return None
+
+
+class MLModelDetailSerializer(MLModelSerializer):
+    versions = VersionSummarySerializer(many=True, read_only=True)
+
+    class Meta(MLModelSerializer.Meta):
+        fields = (*MLModelSerializer.Meta.fields, "versions")
+        read_only_fields = fields
+
+
+class MLModelCreateSerializer(serializers.Serializer):
+    name = serializers.SlugField(max_length=64)
+    task = serializers.ChoiceField(choices=Task.choices)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class MLModelUpdateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True)
+    is_archived = serializers.BooleanField(required=False)
+
+
+class VersionUploadSerializer(serializers.Serializer):
+    """Multipart upload. JSON-valued fields may be sent as JSON text in form fields."""
+
+    artifact = serializers.FileField()
+    format = serializers.ChoiceField(choices=ArtifactFormat.choices)
+    input_schema = serializers.JSONField(binary=True)
+    input_example = serializers.JSONField(binary=True)
+    labels = serializers.JSONField(binary=True, required=False, allow_null=True, default=None)
+    metrics = serializers.JSONField(binary=True, required=False, default=dict)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    sha256 = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required for joblib: the artifact's SHA-256 as you computed it.",
+    )
+    ignore_extra_features = serializers.BooleanField(required=False, default=False)
+    timeout_seconds = serializers.IntegerField(
+        required=False, default=60, min_value=1, max_value=3600
+    )
+    alias = serializers.SlugField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Point this alias (e.g. 'staging') at the new version.",
+    )
+
+    def validate_metrics(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("metrics must be a JSON object.")
+        return value
+
+
+class AliasSerializer(serializers.ModelSerializer):
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Alias
+        fields = ("name", "version", "updated_by", "updated_at")
+        read_only_fields = fields
+
+
+class AliasMoveInputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class AliasRollbackInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class AliasMoveSerializer(serializers.ModelSerializer):
+    from_version = serializers.IntegerField(
+        source="from_version.number", allow_null=True, read_only=True
+    )
+    to_version = serializers.IntegerField(source="to_version.number", read_only=True)
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = AliasMove
+        fields = ("alias", "kind", "from_version", "to_version", "actor", "reason", "created_at")
+        read_only_fields = fields
+
+
+class InputSchemaSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    json_schema = serializers.JSONField()
+    example = serializers.JSONField()
+    labels = serializers.ListField(child=serializers.CharField(), allow_null=True)

@@ -1,0 +1,342 @@
+"""Writes on the registry. Every change leaves an audit event; alias moves leave history rows."""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Max
+from rest_framework import status
+
+from mlservice.errors import Conflict, NotFound, ServiceError
+from registry import runtimes
+from registry.models import (
+    Alias,
+    AliasMove,
+    ArtifactFormat,
+    AuditEvent,
+    MLModel,
+    ModelVersion,
+    Task,
+)
+from registry.schemas import check_input_schema, row_errors
+
+
+class InvalidArtifact(ServiceError):
+    default_code = "invalid_artifact"
+    default_detail = "The model artifact was rejected."
+
+
+class ArtifactTooLarge(InvalidArtifact):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
+
+
+def _audit(model: MLModel, action: str, actor, version=None, **details) -> None:
+    AuditEvent.objects.create(
+        model=model, version=version, action=action, actor=actor, details=details
+    )
+
+
+def _actor(user):
+    return user if user is not None and user.is_authenticated else None
+
+
+@transaction.atomic
+def model_create(
+    *, name: str, task: str, title: str = "", description: str = "", actor=None
+) -> MLModel:
+    if MLModel.objects.filter(name=name).exists():
+        raise ServiceError(
+            "A model with that name already exists.",
+            code="unique",
+            fields={"name": ["A model with that name already exists."]},
+        )
+    if task not in Task.values:
+        raise ServiceError(f"task must be one of {', '.join(Task.values)}.", code="invalid")
+    model = MLModel.objects.create(
+        name=name, task=task, title=title, description=description, created_by=_actor(actor)
+    )
+    _audit(model, "model_created", _actor(actor), name=name, task=task)
+    return model
+
+
+@transaction.atomic
+def model_update(*, model: MLModel, actor=None, **changes) -> MLModel:
+    allowed = {"title", "description", "is_archived"}
+    changed = {}
+    for field, value in changes.items():
+        if field not in allowed:
+            raise ServiceError(f"{field} cannot be changed.", code="read_only")
+        if getattr(model, field) != value:
+            changed[field] = value
+            setattr(model, field, value)
+    if changed:
+        model.save(update_fields=[*changed, "updated_at"])
+        action = "model_updated"
+        if "is_archived" in changed:
+            action = "model_archived" if changed["is_archived"] else "model_unarchived"
+        _audit(model, action, _actor(actor), **changed)
+    return model
+
+
+def _stage_upload(upload: IO[bytes] | str | Path, max_bytes: int) -> Path:
+    """Copy the upload to a private temporary file, refusing it past max_bytes while copying."""
+    staging = Path(settings.MEDIA_ROOT) / "staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=staging, suffix=".upload")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if isinstance(upload, (str, Path)):
+                source = open(upload, "rb")  # noqa: SIM115 - closed below
+            else:
+                source = upload
+                if hasattr(source, "seek"):
+                    source.seek(0)
+            try:
+                copied = 0
+                for chunk in iter(lambda: source.read(1024 * 1024), b""):
+                    copied += len(chunk)
+                    if copied > max_bytes:
+                        raise ArtifactTooLarge(
+                            f"The artifact is larger than the limit of {max_bytes:,} bytes."
+                        )
+                    out.write(chunk)
+            finally:
+                if isinstance(upload, (str, Path)):
+                    source.close()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _check_metadata(model: MLModel, input_schema, labels, input_example) -> None:
+    fields = {}
+    problems = check_input_schema(input_schema)
+    if problems:
+        fields["input_schema"] = problems
+    if model.task == Task.CLASSIFICATION:
+        if not (
+            isinstance(labels, list)
+            and len(labels) >= 2
+            and all(isinstance(label, str) and label for label in labels)
+            and len(set(labels)) == len(labels)
+        ):
+            fields["labels"] = ["A classifier needs a list of two or more distinct class labels."]
+    elif labels:
+        fields["labels"] = ["A regression model has no class labels."]
+    if not fields:
+        errors = row_errors(input_example, input_schema)
+        if errors:
+            fields["input_example"] = [f"{k}: {v}" for k, v in errors.items()]
+    if fields:
+        raise ServiceError(
+            "The version's metadata is invalid: " + ", ".join(fields) + ".",
+            code="invalid",
+            fields=fields,
+        )
+
+
+def version_create(
+    *,
+    model: MLModel,
+    artifact: IO[bytes] | str | Path,
+    format: str,
+    input_schema: list[dict],
+    input_example: dict,
+    labels: list[str] | None = None,
+    metrics: dict | None = None,
+    notes: str = "",
+    expected_sha256: str | None = None,
+    ignore_extra_features: bool = False,
+    timeout_seconds: int = 60,
+    actor=None,
+    trusted_operator: bool = False,
+) -> ModelVersion:
+    """Validate an artifact completely, then store it under a generated name and add the row.
+
+    Nothing is saved unless the artifact loads and its input example predicts correctly; on any
+    failure no row and no file remain. Pickles (joblib) execute code when loaded, so they are
+    accepted only from staff (or an operator at the command line) and only when the sha256 they
+    state matches the bytes received; that check happens before anything is unpickled.
+    """
+    if format not in ArtifactFormat.values:
+        raise InvalidArtifact(
+            f"format must be one of {', '.join(ArtifactFormat.values)}.", code="invalid_format"
+        )
+    labels = labels or None
+    _check_metadata(model, input_schema, labels, input_example)
+    max_bytes = settings.MODEL_MAX_UPLOAD_BYTES
+    size = getattr(artifact, "size", None)
+    if size is not None and size > max_bytes:
+        raise ArtifactTooLarge(f"The artifact is larger than the limit of {max_bytes:,} bytes.")
+    allow_pickle = trusted_operator or bool(actor is not None and actor.is_staff)
+    staged = _stage_upload(artifact, max_bytes)
+    try:
+        try:
+            checked = runtimes.validate_artifact(
+                staged,
+                format,
+                task=model.task,
+                input_schema=input_schema,
+                labels=labels,
+                input_example=input_example,
+                max_bytes=max_bytes,
+                expected_sha256=(expected_sha256 or "").strip().lower() or None,
+                allow_pickle=allow_pickle,
+            )
+        except runtimes.ArtifactError as exc:
+            error_class = ArtifactTooLarge if exc.code == "too_large" else InvalidArtifact
+            raise error_class(exc.message, code=exc.code) from None
+        return _store_version(
+            model=model,
+            staged=staged,
+            format=format,
+            checked=checked,
+            input_schema=input_schema,
+            input_example=input_example,
+            labels=labels,
+            metrics=metrics or {},
+            notes=notes,
+            ignore_extra_features=ignore_extra_features,
+            timeout_seconds=timeout_seconds,
+            actor=_actor(actor),
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _store_version(*, model: MLModel, staged: Path, checked: dict, actor, **fields) -> ModelVersion:
+    stored_name = None
+    try:
+        with transaction.atomic():
+            # Lock the model row so concurrent uploads get consecutive numbers.
+            MLModel.objects.select_for_update().filter(pk=model.pk).first()
+            number = (model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+            version = ModelVersion(
+                model=model,
+                number=number,
+                runtime=checked["runtime"],
+                sha256=checked["sha256"],
+                size=checked["size"],
+                created_by=actor,
+                **fields,
+            )
+            with open(staged, "rb") as handle:
+                version.artifact.save("upload", File(handle), save=False)
+            stored_name = version.artifact.name
+            version.save()
+            _audit(
+                model,
+                "version_created",
+                actor,
+                version=version,
+                number=number,
+                format=version.format,
+                sha256=version.sha256,
+                size=version.size,
+            )
+    except BaseException:
+        if stored_name:
+            version.artifact.storage.delete(stored_name)
+        raise
+    return version
+
+
+def artifact_path(version: ModelVersion) -> str:
+    return version.artifact.path
+
+
+def resolve_version(model: MLModel, ref: int | str | None) -> ModelVersion:
+    """A version by number (`3`, `"3"`) or by alias name (`"production"`); default production."""
+    ref = "production" if ref in (None, "") else ref
+    if isinstance(ref, bool):
+        raise NotFound("Version must be a number or an alias name.", code="version_not_found")
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        version = model.versions.filter(number=int(ref)).first()
+        if version is None:
+            raise NotFound(f"Model {model.name!r} has no version {ref}.", code="version_not_found")
+        return version
+    alias = Alias.objects.select_related("version").filter(model=model, name=str(ref)).first()
+    if alias is None:
+        raise NotFound(
+            f"Model {model.name!r} has no alias {str(ref)[:64]!r}.", code="version_not_found"
+        )
+    return alias.version
+
+
+def resolve_version_or_latest(model: MLModel, ref: int | str | None) -> ModelVersion:
+    """Like resolve_version, but with no ref and no production alias, the newest version."""
+    if ref in (None, "") and not model.aliases.filter(name="production").exists():
+        latest = model.versions.order_by("-number").first()
+        if latest is None:
+            raise NotFound(f"Model {model.name!r} has no versions yet.", code="version_not_found")
+        return latest
+    return resolve_version(model, ref)
+
+
+@transaction.atomic
+def alias_set(
+    *,
+    model: MLModel,
+    alias: str,
+    version: ModelVersion,
+    actor=None,
+    reason: str = "",
+    kind: str = AliasMove.Kind.SET,
+) -> Alias:
+    if version.model_id != model.pk:
+        raise ServiceError(f"Version {version.number} is not a version of {model.name}.")
+    current = Alias.objects.select_for_update().filter(model=model, name=alias).first()
+    previous = current.version if current else None
+    if current is None:
+        current = Alias(model=model, name=alias)
+    current.version = version
+    current.updated_by = _actor(actor)
+    current.save()
+    AliasMove.objects.create(
+        model=model,
+        alias=alias,
+        kind=kind,
+        from_version=previous,
+        to_version=version,
+        actor=_actor(actor),
+        reason=reason,
+    )
+    _audit(
+        model,
+        f"alias_{kind}",
+        _actor(actor),
+        version=version,
+        alias=alias,
+        from_version=previous.number if previous else None,
+        to_version=version.number,
+        reason=reason,
+    )
+    return current
+
+
+@transaction.atomic
+def alias_rollback(*, model: MLModel, alias: str, actor=None, reason: str = "") -> Alias:
+    """Move the alias back to the version it pointed to before its last move."""
+    current = Alias.objects.select_for_update().filter(model=model, name=alias).first()
+    if current is None:
+        raise NotFound(f"Model {model.name!r} has no alias {alias!r}.", code="alias_not_found")
+    last = AliasMove.objects.filter(model=model, alias=alias).order_by("-created_at", "-id").first()
+    if last is None or last.from_version is None:
+        raise Conflict(
+            f"Alias {alias!r} has no earlier version to roll back to.", code="nothing_to_roll_back"
+        )
+    return alias_set(
+        model=model,
+        alias=alias,
+        version=last.from_version,
+        actor=actor,
+        reason=reason or f"Rollback from v{current.version.number}",
+        kind=AliasMove.Kind.ROLLBACK,
+    )

@@ -1,0 +1,197 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from registry import selectors, services
+from registry.models import Alias, AliasMove
+from registry.permissions import ReadOrStaffWrite
+from registry.schemas import to_json_schema
+from registry.serializers import (
+    AliasMoveInputSerializer,
+    AliasMoveSerializer,
+    AliasRollbackInputSerializer,
+    AliasSerializer,
+    InputSchemaSerializer,
+    MLModelCreateSerializer,
+    MLModelDetailSerializer,
+    MLModelSerializer,
+    MLModelUpdateSerializer,
+    VersionSerializer,
+    VersionSummarySerializer,
+    VersionUploadSerializer,
+)
+
+VERSION_PARAM = OpenApiParameter(
+    "version", str, description="Version number or alias (default: production, else latest)."
+)
+
+
+class MLModelViewSet(viewsets.GenericViewSet):
+    """Models in the registry. Everyone signed in reads; staff create, edit and archive."""
+
+    permission_classes = [ReadOrStaffWrite]
+    serializer_class = MLModelSerializer
+    lookup_field = "name"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+
+    def get_queryset(self):
+        return selectors.models_for(self.request.user)
+
+    def get_object(self):
+        return selectors.model_get(user=self.request.user, name=self.kwargs["name"])
+
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(MLModelSerializer(page, many=True).data)
+
+    @extend_schema(responses=MLModelDetailSerializer)
+    def retrieve(self, request, name=None):
+        model = selectors.model_detail(user=request.user, name=name)
+        return Response(MLModelDetailSerializer(model).data)
+
+    @extend_schema(request=MLModelCreateSerializer, responses={201: MLModelDetailSerializer})
+    def create(self, request):
+        data = MLModelCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.model_create(actor=request.user, **data.validated_data)
+        return Response(MLModelDetailSerializer(model).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MLModelUpdateSerializer, responses=MLModelDetailSerializer)
+    def partial_update(self, request, name=None):
+        data = MLModelUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        model = services.model_update(
+            model=self.get_object(), actor=request.user, **data.validated_data
+        )
+        return Response(MLModelDetailSerializer(model).data)
+
+    @extend_schema(responses={204: None}, description="Archive the model (hidden from users).")
+    def destroy(self, request, name=None):
+        services.model_update(model=self.get_object(), actor=request.user, is_archived=True)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(parameters=[VERSION_PARAM], responses=InputSchemaSerializer)
+    @action(detail=True, methods=["get"], url_path="schema")
+    def input_schema(self, request, name=None):
+        """The input a version expects, as JSON Schema, with an example row."""
+        model = self.get_object()
+        version = services.resolve_version_or_latest(model, request.query_params.get("version"))
+        return Response(
+            {
+                "model": model.name,
+                "version": version.number,
+                "json_schema": to_json_schema(
+                    version.input_schema, ignore_extra=version.ignore_extra_features
+                ),
+                "example": version.input_example,
+                "labels": version.labels,
+            }
+        )
+
+
+class ModelVersionViewSet(viewsets.GenericViewSet):
+    """The versions of one model. Uploading a version is staff-only."""
+
+    permission_classes = [ReadOrStaffWrite]
+    serializer_class = VersionSerializer
+    lookup_field = "number"
+    lookup_value_regex = r"[0-9]+"
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def model(self):
+        return selectors.model_get(user=self.request.user, name=self.kwargs["model_name"])
+
+    def get_queryset(self):
+        return selectors.versions_of(self.model())
+
+    @extend_schema(responses=VersionSummarySerializer(many=True))
+    def list(self, request, model_name=None):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
+
+    def retrieve(self, request, model_name=None, number=None):
+        version = services.resolve_version(self.model(), int(number))
+        return Response(VersionSerializer(version).data)
+
+    @extend_schema(request=VersionUploadSerializer, responses={201: VersionSerializer})
+    def create(self, request, model_name=None):
+        data = VersionUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        model = self.model()
+        alias = fields.pop("alias")
+        version = services.version_create(
+            model=model,
+            artifact=fields.pop("artifact"),
+            expected_sha256=fields.pop("sha256"),
+            actor=request.user,
+            **fields,
+        )
+        if alias:
+            services.alias_set(
+                model=model,
+                alias=alias,
+                version=version,
+                actor=request.user,
+                reason="Set at upload",
+            )
+        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class AliasViewSet(viewsets.GenericViewSet):
+    """Aliases (`production`, `staging`, ...): where they point, moving them, rolling back."""
+
+    permission_classes = [ReadOrStaffWrite]
+    serializer_class = AliasSerializer
+    lookup_field = "alias"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+
+    def model(self):
+        return selectors.model_get(user=self.request.user, name=self.kwargs["model_name"])
+
+    def get_queryset(self):
+        return Alias.objects.filter(model=self.model()).select_related("version", "updated_by")
+
+    def list(self, request, model_name=None):
+        return Response(AliasSerializer(self.get_queryset(), many=True).data)
+
+    @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
+    def update(self, request, model_name=None, alias=None):
+        data = AliasMoveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = self.model()
+        version = services.resolve_version(model, data.validated_data["version"])
+        moved = services.alias_set(
+            model=model,
+            alias=alias,
+            version=version,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+        )
+        return Response(AliasSerializer(moved).data)
+
+    @extend_schema(request=AliasRollbackInputSerializer, responses=AliasSerializer)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, model_name=None, alias=None):
+        """Move the alias back to the version it pointed to before its last move."""
+        data = AliasRollbackInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        moved = services.alias_rollback(
+            model=self.model(),
+            alias=alias,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+        )
+        return Response(AliasSerializer(moved).data)
+
+    @extend_schema(responses=AliasMoveSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request, model_name=None, alias=None):
+        moves = AliasMove.objects.filter(model=self.model(), alias=alias).select_related(
+            "from_version", "to_version", "actor"
+        )
+        page = self.paginate_queryset(moves)
+        return self.get_paginated_response(AliasMoveSerializer(page, many=True).data)
