@@ -28,7 +28,7 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_TRUSTED_ORIGINS = [o for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -114,7 +114,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default="") or BASE_DIR / "media")
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -167,6 +167,8 @@ REST_FRAMEWORK = {
     # REMOTE_ADDR, so a spoofed header cannot dodge the login throttle.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # `?format=csv|json` is ours (result downloads), not DRF content negotiation.
+    "URL_FORMAT_OVERRIDE": None,
 }
 
 SIMPLE_JWT = {
@@ -223,3 +225,24 @@ LOGGING = {
 
 # --- Registry ----------------------------------------------------------------------------------
 MODEL_MAX_UPLOAD_BYTES = env.int("MODEL_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+
+# --- Predictions -------------------------------------------------------------------------------
+RQ = {"WORKER_CLASS": "predictions.worker.PredictionWorker"}
+PREDICTION_MAX_ROWS = env.int("PREDICTION_MAX_ROWS", default=10_000)  # rows per JSON request
+PREDICTION_CSV_MAX_ROWS = env.int("PREDICTION_CSV_MAX_ROWS", default=1_000_000)
+PREDICTION_CSV_MAX_BYTES = env.int("PREDICTION_CSV_MAX_BYTES", default=100 * 1024 * 1024)
+# Batches are stored and run in chunks of this many rows; progress moves chunk by chunk.
+PREDICTION_CHUNK_ROWS = env.int("PREDICTION_CHUNK_ROWS", default=10_000)
+# Batches up to this size show their inputs and outputs inline; larger ones via /result/.
+PREDICTION_INLINE_ROWS = env.int("PREDICTION_INLINE_ROWS", default=10_000)
+PREDICTION_MAX_ATTEMPTS = env.int("PREDICTION_MAX_ATTEMPTS", default=3)
+# A running prediction's lease is its version's timeout plus this; past it, a worker is presumed
+# dead and the reconciler re-runs (or fails) the prediction.
+PREDICTION_LEASE_GRACE_SECONDS = env.int("PREDICTION_LEASE_GRACE_SECONDS", default=30)
+PREDICTION_MAX_WAIT_SECONDS = 30
+RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=30)
+# Pending rows younger than this may still be on their way to the queue; leave them alone.
+RECONCILE_PENDING_GRACE_SECONDS = env.int("RECONCILE_PENDING_GRACE_SECONDS", default=10)
+PREDICTOR_CACHE_SIZE = env.int("PREDICTOR_CACHE_SIZE", default=8)
+# Refuse bodies larger than the largest allowed upload before reading them.
+MAX_REQUEST_BYTES = max(MODEL_MAX_UPLOAD_BYTES, PREDICTION_CSV_MAX_BYTES) + 1024 * 1024

@@ -1,6 +1,7 @@
 """Settings for the test suite: the real PostgreSQL and Redis, isolated from development data."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("JWT_SIGNING_KEY", "test-only-jwt-signing-key-0123456789-abcdefghijklmnop")
@@ -15,6 +16,6 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = BASE_DIR / ".test-media"
+MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT") or BASE_DIR / ".test-media")
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True

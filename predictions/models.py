@@ -1,0 +1,190 @@
+"""A prediction is a database row; the row, never the RQ job, is the source of truth."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+
+class PredictionQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(status=Status.PENDING)
+
+    def running(self):
+        return self.filter(status=Status.RUNNING)
+
+    def terminal(self):
+        return self.filter(status__in=TERMINAL)
+
+    def of(self, user):
+        return self.filter(user=user)
+
+
+class Prediction(models.Model):
+    class Source(models.TextChoices):
+        JSON = "json", "JSON"
+        CSV = "csv", "CSV upload"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="predictions"
+    )
+    model = models.ForeignKey(
+        "registry.MLModel", on_delete=models.PROTECT, related_name="predictions"
+    )
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="predictions"
+    )
+    requested_version = models.CharField(max_length=64, help_text="Number or alias as sent.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    is_batch = models.BooleanField(default=False)
+    source = models.CharField(max_length=4, choices=Source.choices, default=Source.JSON)
+    row_count = models.PositiveIntegerField(default=1)
+    # A single row's input and output live here; a batch's rows live in PredictionChunk.
+    input = models.JSONField(null=True, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # NULL (not "") when absent, so the per-user unique constraint ignores keyless requests.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PredictionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="prediction_user_recent"),
+            models.Index(
+                fields=["status", "created_at"],
+                name="prediction_status_age",
+                condition=Q(status__in=["pending", "running"]),
+            ),
+            models.Index(fields=["version", "created_at"], name="prediction_version_time"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="prediction_idempotency_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def job_id(self) -> str:
+        """Deterministic RQ job id: re-enqueueing the same prediction targets the same job."""
+        return f"prediction-{self.id}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    # --- Transitions: each is one conditional UPDATE, so a prediction completes at most once. ---
+
+    def _transition(self, *, from_status, attempt=None, **values) -> bool:
+        condition = Q(pk=self.pk, status__in=from_status)
+        if attempt is not None:
+            condition &= Q(attempts=attempt)
+        updated = Prediction.objects.filter(condition).update(**values)
+        if updated:
+            for field, value in values.items():
+                if not hasattr(value, "resolve_expression"):
+                    setattr(self, field, value)
+        return bool(updated)
+
+    def mark_running(self, *, lease_seconds: float) -> bool:
+        now = timezone.now()
+        claimed = self._transition(
+            from_status=[Status.PENDING],
+            status=Status.RUNNING,
+            started_at=now,
+            attempts=F("attempts") + 1,
+            lease_expires_at=now + timezone.timedelta(seconds=lease_seconds),
+        )
+        if claimed:
+            self.refresh_from_db(fields=["attempts"])
+        return claimed
+
+    def mark_succeeded(self, output=None) -> bool:
+        return self._transition(
+            from_status=[Status.RUNNING],
+            attempt=self.attempts,
+            status=Status.SUCCEEDED,
+            output=output,
+            progress=1.0,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+        )
+
+    def mark_failed(self, code: str, message: str, *, from_status=(Status.RUNNING,)) -> bool:
+        attempt = self.attempts if tuple(from_status) == (Status.RUNNING,) else None
+        return self._transition(
+            from_status=list(from_status),
+            attempt=attempt,
+            status=Status.FAILED,
+            error={"code": code, "message": message[:2000]},
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+        )
+
+    def mark_cancelled(self) -> bool:
+        return self._transition(
+            from_status=[Status.PENDING, Status.RUNNING],
+            status=Status.CANCELLED,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            error={"code": "cancelled", "message": "Cancelled by the user."},
+        )
+
+    def release_for_retry(self) -> bool:
+        """A running row whose worker vanished goes back to pending (the lease has expired)."""
+        return self._transition(
+            from_status=[Status.RUNNING],
+            attempt=self.attempts,
+            status=Status.PENDING,
+            lease_expires_at=None,
+            progress=0.0,
+        )
+
+
+class PredictionChunk(models.Model):
+    """A slice of a batch: its input rows and, once run, their outputs, in order."""
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.PositiveIntegerField()
+    start = models.PositiveIntegerField(help_text="Index of the first row in the batch.")
+    inputs = models.JSONField()
+    outputs = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["prediction", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["prediction", "seq"], name="prediction_chunk_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prediction_id} chunk {self.seq}"

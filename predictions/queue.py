@@ -1,0 +1,87 @@
+"""Putting predictions on the RQ queue, and waking those who wait for them."""
+
+import functools
+import logging
+
+import redis
+from django.conf import settings
+from rq import Queue
+
+from mlservice.redis import redis_connection
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NAME = "predictions"
+JOB_FUNC = "predictions.jobs.run_prediction"
+
+
+@functools.cache
+def _queue(url: str) -> Queue:
+    return Queue(QUEUE_NAME, connection=redis_connection())
+
+
+def get_queue() -> Queue:
+    return _queue(settings.REDIS_URL)
+
+
+def job_id_for(prediction_id) -> str:
+    return f"prediction-{prediction_id}"
+
+
+def enqueue(prediction_id, *, timeout: int) -> bool:
+    """Enqueue a prediction's job. False (logged) when Redis is unreachable: the row stays
+    pending and the reconciler enqueues it later, so the caller never fails because of it."""
+    try:
+        get_queue().enqueue_call(
+            JOB_FUNC,
+            args=(str(prediction_id),),
+            job_id=job_id_for(prediction_id),
+            timeout=timeout,
+            result_ttl=0,  # the database holds the result; RQ needs none
+            failure_ttl=86_400,
+        )
+        return True
+    except redis.RedisError as exc:
+        logger.warning(
+            "Could not enqueue prediction %s (%s); the reconciler will.", prediction_id, exc
+        )
+        return False
+
+
+def existing_job_ids(job_ids: list[str]) -> set[str]:
+    """Which of these RQ jobs still exist in Redis."""
+    connection = redis_connection()
+    pipe = connection.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.exists(f"rq:job:{job_id}")
+    return {job_id for job_id, found in zip(job_ids, pipe.execute(), strict=True) if found}
+
+
+def done_key(prediction_id) -> str:
+    return f"mlservice:prediction-done:{prediction_id}"
+
+
+def notify_done(prediction_id) -> None:
+    """Wake long-polling requests waiting on this prediction (best effort)."""
+    try:
+        pipe = redis_connection().pipeline(transaction=False)
+        pipe.lpush(done_key(prediction_id), 1)
+        pipe.expire(done_key(prediction_id), 60)
+        pipe.execute()
+    except redis.RedisError:
+        logger.debug("Could not notify waiters of %s", prediction_id)
+
+
+def wait_for_done(prediction_id, timeout: float) -> bool:
+    """Block up to `timeout` seconds for a done signal; True when one came. The token is put
+    back so every other request waiting on the same prediction wakes too."""
+    key = done_key(prediction_id)
+    connection = redis_connection()
+    popped = connection.blpop([key], timeout=timeout)
+    if popped:
+        pipe = connection.pipeline(transaction=False)
+        pipe.lpush(key, 1)
+        pipe.expire(key, 60)
+        pipe.execute()
+        return True
+    return False

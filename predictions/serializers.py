@@ -1,0 +1,108 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from predictions.models import Prediction, Status
+
+
+class PredictionCreateSerializer(serializers.Serializer):
+    """One row (`input`) or many (`inputs`) for a model version (number or alias)."""
+
+    model = serializers.CharField(max_length=64)
+    version = serializers.CharField(
+        max_length=64,
+        required=False,
+        default="production",
+        help_text="Version number or alias; default production.",
+    )
+    input = serializers.DictField(required=False, help_text="One row: feature -> value.")
+    inputs = serializers.ListField(
+        child=serializers.JSONField(),
+        required=False,
+        max_length=None,
+        help_text="Many rows, in order.",
+    )
+
+    def validate(self, attrs):
+        if ("input" in attrs) == ("inputs" in attrs):
+            raise serializers.ValidationError(
+                "Send exactly one of `input` (one row) or `inputs` (a list of rows)."
+            )
+        return attrs
+
+
+class PredictionCSVSerializer(serializers.Serializer):
+    """A CSV file whose header row names the features; one prediction row per line."""
+
+    model = serializers.CharField(max_length=64)
+    version = serializers.CharField(max_length=64, required=False, default="production")
+    file = serializers.FileField()
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model.name", read_only=True)
+    version = serializers.IntegerField(source="version.number", read_only=True)
+    input = serializers.JSONField(read_only=True, allow_null=True)
+    inputs = serializers.SerializerMethodField()
+    output = serializers.SerializerMethodField()
+    result_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = (
+            "id",
+            "status",
+            "model",
+            "version",
+            "requested_version",
+            "is_batch",
+            "source",
+            "row_count",
+            "progress",
+            "input",
+            "inputs",
+            "output",
+            "error",
+            "attempts",
+            "retry_of",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "result_url",
+        )
+        read_only_fields = fields
+
+    def _inline(self, prediction) -> bool:
+        return prediction.is_batch and prediction.row_count <= settings.PREDICTION_INLINE_ROWS
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField(), allow_null=True))
+    def get_inputs(self, prediction):
+        if not self._inline(prediction):
+            return None
+        return [row for chunk in prediction.chunks.order_by("seq") for row in chunk.inputs]
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_output(self, prediction):
+        if not prediction.is_batch:
+            return prediction.output
+        if prediction.status != Status.SUCCEEDED or not self._inline(prediction):
+            return None
+        return [row for chunk in prediction.chunks.order_by("seq") for row in chunk.outputs]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_result_url(self, prediction):
+        if not prediction.is_batch:
+            return None
+        return f"/api/v1/predictions/{prediction.pk}/result/"
+
+
+class PredictionListSerializer(PredictionSerializer):
+    """History rows: a batch's rows are left out (read them on the detail or /result/)."""
+
+    class Meta(PredictionSerializer.Meta):
+        fields = tuple(f for f in PredictionSerializer.Meta.fields if f != "inputs")
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_output(self, prediction):
+        return None if prediction.is_batch else prediction.output

@@ -1,0 +1,396 @@
+"""Writes on predictions: submit, run (in a worker), cancel, retry, reconcile, purge."""
+
+import hashlib
+import json
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
+from rest_framework import status
+from rq.timeouts import JobTimeoutException
+
+from mlservice.errors import Conflict, ServiceError
+from predictions import queue
+from predictions.cache import ArtifactTampered, predictors
+from predictions.models import Prediction, PredictionChunk, Status
+from registry import selectors as registry_selectors
+from registry import services as registry_services
+from registry.models import ModelVersion
+from registry.schemas import project_row, row_errors
+
+logger = logging.getLogger(__name__)
+
+MAX_REPORTED_ERRORS = 100
+
+
+class InvalidInput(ServiceError):
+    default_code = "invalid_input"
+    default_detail = "The input does not match the model's schema."
+
+
+class TooManyRows(ServiceError):
+    default_code = "too_many_rows"
+
+
+class PayloadTooLarge(ServiceError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class IdempotencyConflict(Conflict):
+    default_code = "idempotency_conflict"
+    default_detail = "This Idempotency-Key was already used with a different request body."
+
+
+def fingerprint(payload) -> str:
+    """A stable hash of what was asked, to tell a true resubmit from a reused key."""
+    if isinstance(payload, bytes):
+        return hashlib.sha256(payload).hexdigest()
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def validate_rows(rows: list, version: ModelVersion, *, field: str, batch: bool) -> list[dict]:
+    """Check every row against the version's schema; return them projected to its features.
+
+    Errors name the field and, for batches, the row index: `inputs[3].petal_width`.
+    """
+    schema, ignore = version.input_schema, version.ignore_extra_features
+    fields: dict[str, list[str]] = {}
+    bad_rows = 0
+    for index, row in enumerate(rows):
+        errors = row_errors(row, schema, ignore_extra=ignore)
+        if not errors:
+            continue
+        bad_rows += 1
+        prefix = f"{field}[{index}]" if batch else field
+        for name, message in errors.items():
+            if len(fields) < MAX_REPORTED_ERRORS:
+                key = prefix if name == "non_field_errors" else f"{prefix}.{name}"
+                fields[key] = [message]
+    if fields:
+        more = "" if bad_rows <= len(fields) else " (first errors shown)"
+        raise InvalidInput(
+            f"{bad_rows} input row(s) do not match the schema of {version}{more}.",
+            fields=fields,
+        )
+    return [project_row(row, schema) for row in rows]
+
+
+def file_digest(upload) -> str:
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for block in iter(lambda: upload.read(1024 * 1024), b""):
+        digest.update(block)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+def resolve_version_for(*, user, model_name: str, version_ref) -> ModelVersion:
+    """The version a user asks for: archived models are invisible to non-staff."""
+    model = registry_selectors.model_get(user=user, name=str(model_name))
+    version = registry_services.resolve_version(model, version_ref)
+    version.model = model
+    return version
+
+
+def _existing(user, key: str, request_fingerprint: str) -> Prediction | None:
+    existing = Prediction.objects.filter(user=user, idempotency_key=key).first()
+    if existing is not None and existing.request_fingerprint != request_fingerprint:
+        raise IdempotencyConflict()
+    return existing
+
+
+def prediction_create(
+    *,
+    user,
+    model_name: str,
+    version_ref=None,
+    row: dict | None = None,
+    rows: list | None = None,
+    source: str = Prediction.Source.JSON,
+    idempotency_key: str | None = None,
+    request_fingerprint: str = "",
+    retry_of: Prediction | None = None,
+    version: ModelVersion | None = None,
+) -> tuple[Prediction, bool]:
+    """Validate and store a prediction, then enqueue it once the transaction commits.
+
+    Returns (prediction, created). With an Idempotency-Key already used by this user for the
+    same request, returns the earlier prediction and created=False.
+    """
+    if idempotency_key:
+        existing = _existing(user, idempotency_key, request_fingerprint)
+        if existing is not None:
+            return existing, False
+    if version is None:
+        version = resolve_version_for(user=user, model_name=model_name, version_ref=version_ref)
+    batch = rows is not None
+    if batch:
+        limit = (
+            settings.PREDICTION_CSV_MAX_ROWS
+            if source == Prediction.Source.CSV
+            else settings.PREDICTION_MAX_ROWS
+        )
+        if not rows:
+            raise InvalidInput(
+                "inputs must hold at least one row.",
+                fields={"inputs": ["At least one row is required."]},
+            )
+        if len(rows) > limit:
+            raise TooManyRows(
+                f"{len(rows):,} rows is more than the limit of {limit:,} per request."
+            )
+        rows = validate_rows(rows, version, field="inputs", batch=True)
+    else:
+        [row] = validate_rows([row], version, field="input", batch=False)
+
+    prediction = Prediction(
+        user=user,
+        model=version.model,
+        version=version,
+        requested_version=str(version_ref if version_ref not in (None, "") else "production")[:64],
+        is_batch=batch,
+        source=source,
+        row_count=len(rows) if batch else 1,
+        input=None if batch else row,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=request_fingerprint,
+        retry_of=retry_of,
+    )
+    try:
+        with transaction.atomic():
+            prediction.save(force_insert=True)
+            if batch:
+                _store_chunks(prediction, rows)
+            transaction.on_commit(
+                lambda: queue.enqueue(prediction.pk, timeout=version.timeout_seconds)
+            )
+    except IntegrityError:
+        if idempotency_key:  # a concurrent request with the same key won the race
+            existing = _existing(user, idempotency_key, request_fingerprint)
+            if existing is not None:
+                return existing, False
+        raise
+    return prediction, True
+
+
+def _store_chunks(prediction: Prediction, rows: list[dict]) -> None:
+    size = settings.PREDICTION_CHUNK_ROWS
+    PredictionChunk.objects.bulk_create(
+        [
+            PredictionChunk(
+                prediction=prediction, seq=seq, start=start, inputs=rows[start : start + size]
+            )
+            for seq, start in enumerate(range(0, len(rows), size))
+        ],
+        batch_size=10,
+    )
+
+
+# --- Running (inside a worker) ----------------------------------------------------------------
+
+
+def prediction_execute(*, prediction_id: str) -> None:
+    """Run one prediction to a terminal state. Safe to call twice: only one call claims it."""
+    close_old_connections()
+    prediction = (
+        Prediction.objects.select_related("version", "version__model")
+        .filter(pk=prediction_id)
+        .first()
+    )
+    if prediction is None or prediction.status != Status.PENDING:
+        return
+    version = prediction.version
+    timeout = version.timeout_seconds
+    if not prediction.mark_running(lease_seconds=timeout + settings.PREDICTION_LEASE_GRACE_SECONDS):
+        return
+    started = time.monotonic()
+    try:
+        predictor = predictors.get(version)
+        if prediction.is_batch:
+            finished = _run_batch(prediction, predictor, started, timeout)
+        else:
+            [output] = predictor.predict([prediction.input])
+            _check_deadline(started, timeout)
+            finished = prediction.mark_succeeded(output)
+    except (JobTimeoutException, _DeadlineExceeded):
+        finished = prediction.mark_failed(
+            "timeout", f"The model did not finish within its {timeout} s timeout."
+        )
+    except ArtifactTampered:
+        logger.error("Artifact of %s fails its sha256 check; refusing to load it.", version)
+        finished = prediction.mark_failed(
+            "artifact_invalid", "The model's stored artifact failed its integrity check."
+        )
+    except Exception as exc:  # a model error becomes a failed prediction, never a made-up output
+        logger.warning("Prediction %s failed: %r", prediction_id, exc)
+        finished = prediction.mark_failed("model_error", _describe(exc))
+    finally:
+        close_old_connections()
+    if finished:
+        queue.notify_done(prediction.pk)
+
+
+class _DeadlineExceeded(Exception):
+    pass
+
+
+def _check_deadline(started: float, timeout: int) -> None:
+    # Also catches a model that swallowed RQ's timeout exception and returned late.
+    if time.monotonic() - started > timeout:
+        raise _DeadlineExceeded()
+
+
+def _describe(exc: Exception) -> str:
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    return f"The model failed: {type(exc).__name__}" + (f": {first_line}" if first_line else "")
+
+
+def _run_batch(prediction: Prediction, predictor, started: float, timeout: int) -> bool:
+    chunk_ids = list(
+        prediction.chunks.filter(outputs__isnull=True).order_by("seq").values_list("pk", flat=True)
+    )
+    total = prediction.row_count
+    for chunk_id in chunk_ids:
+        chunk = PredictionChunk.objects.only("inputs", "start").get(pk=chunk_id)
+        outputs = predictor.predict(chunk.inputs)
+        _check_deadline(started, timeout)
+        PredictionChunk.objects.filter(pk=chunk_id).update(outputs=outputs)
+        done = chunk.start + len(outputs)
+        still_running = Prediction.objects.filter(
+            pk=prediction.pk, status=Status.RUNNING, attempts=prediction.attempts
+        ).update(progress=done / total)
+        if not still_running:  # cancelled (or taken over) meanwhile: stop here
+            return False
+    return prediction.mark_succeeded(None)
+
+
+# --- User actions ------------------------------------------------------------------------------
+
+
+def prediction_cancel(*, prediction: Prediction) -> Prediction:
+    """Pending or running -> cancelled. A running batch stops at its next chunk; a running
+    single row's result is discarded (its completion is conditional on `running`)."""
+    if not prediction.mark_cancelled():
+        prediction.refresh_from_db()
+        raise Conflict(
+            f"The prediction is already {prediction.status}; only pending or running "
+            "predictions can be cancelled.",
+            code="not_cancellable",
+        )
+    try:
+        queue.get_queue().remove(queue.job_id_for(prediction.pk))
+    except Exception:  # best effort: a job left in the queue finds the row cancelled and returns
+        logger.debug("Could not remove the job of %s from the queue", prediction.pk)
+    queue.notify_done(prediction.pk)
+    return prediction
+
+
+def prediction_retry(*, prediction: Prediction, user) -> Prediction:
+    """A failed or cancelled prediction runs again as a new prediction linked to it, on the
+    same version with the same input."""
+    if prediction.status not in (Status.FAILED, Status.CANCELLED):
+        raise Conflict(
+            f"Only failed or cancelled predictions can be retried; this one is "
+            f"{prediction.status}.",
+            code="not_retryable",
+        )
+    version = ModelVersion.objects.select_related("model").get(pk=prediction.version_id)
+    rows = None
+    if prediction.is_batch:
+        rows = [row for chunk in prediction.chunks.order_by("seq") for row in chunk.inputs]
+    retried, _ = prediction_create(
+        user=user,
+        model_name=version.model.name,
+        version_ref=version.number,
+        version=version,
+        row=prediction.input,
+        rows=rows,
+        source=prediction.source,
+        retry_of=prediction,
+    )
+    return retried
+
+
+def prediction_wait(*, prediction: Prediction, seconds: float) -> Prediction:
+    """Hold until the prediction is terminal or `seconds` pass; returns it fresh from the db."""
+    deadline = time.monotonic() + min(seconds, settings.PREDICTION_MAX_WAIT_SECONDS)
+    while not prediction.is_terminal:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            queue.wait_for_done(prediction.pk, timeout=min(left, 4.0))
+        except Exception:  # Redis unavailable: fall back to polling the database
+            time.sleep(min(left, 0.25))
+        prediction.refresh_from_db()
+    return prediction
+
+
+# --- Operations --------------------------------------------------------------------------------
+
+
+def reconcile(*, batch_size: int = 1000) -> dict[str, int]:
+    """Repair what Redis lost or a dead worker left behind. Safe to run at any time, anywhere:
+    every step is a conditional update, and executing a prediction twice is a no-op.
+
+    - pending rows (past a grace period) whose job is gone from Redis are enqueued again;
+    - running rows whose lease expired go back to pending and are enqueued (or fail with
+      `worker_lost` once they used up their attempts).
+    """
+    counts = {"enqueued": 0, "requeued": 0, "failed": 0}
+    now = timezone.now()
+    grace = timedelta(seconds=settings.RECONCILE_PENDING_GRACE_SECONDS)
+    pending = Prediction.objects.pending().filter(created_at__lt=now - grace).order_by("created_at")
+    last = None
+    while True:
+        page = pending.filter(created_at__gt=last) if last else pending
+        rows = list(page.values_list("pk", "created_at", "version__timeout_seconds")[:batch_size])
+        if not rows:
+            break
+        last = rows[-1][1]
+        alive = queue.existing_job_ids([queue.job_id_for(pk) for pk, _, _ in rows])
+        for pk, _, timeout in rows:
+            if queue.job_id_for(pk) not in alive and queue.enqueue(pk, timeout=timeout):
+                counts["enqueued"] += 1
+        if len(rows) < batch_size:
+            break
+    expired = (
+        Prediction.objects.running().filter(lease_expires_at__lt=now).select_related("version")
+    )
+    for prediction in expired.iterator(chunk_size=batch_size):
+        if prediction.attempts >= settings.PREDICTION_MAX_ATTEMPTS:
+            if prediction.mark_failed(
+                "worker_lost",
+                f"The worker running this prediction stopped {prediction.attempts} times.",
+            ):
+                counts["failed"] += 1
+                queue.notify_done(prediction.pk)
+        elif prediction.release_for_retry():
+            queue.enqueue(prediction.pk, timeout=prediction.version.timeout_seconds)
+            counts["requeued"] += 1
+    return counts
+
+
+def purge(
+    *, older_than: timedelta, statuses: list[str], batch_size: int = 1000, progress=None
+) -> int:
+    """Delete terminal predictions created before now - older_than, in batches."""
+    cutoff = timezone.now() - older_than
+    targets = Prediction.objects.filter(created_at__lt=cutoff, status__in=statuses)
+    total = targets.count()
+    deleted = 0
+    while True:
+        ids = list(targets.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            break
+        with transaction.atomic():
+            Prediction.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+        if progress:
+            progress(deleted, total)
+    return deleted

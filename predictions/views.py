@@ -1,0 +1,215 @@
+import json
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from mlservice.errors import Conflict
+from predictions import csvio, selectors, services
+from predictions.models import Prediction, Status
+from predictions.serializers import (
+    PredictionCreateSerializer,
+    PredictionCSVSerializer,
+    PredictionListSerializer,
+    PredictionSerializer,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Resubmitting with the same key returns the first prediction instead of a new "
+    "one; the same key with a different body is 409.",
+)
+WAIT = OpenApiParameter(
+    "wait",
+    int,
+    description="Hold the request up to N seconds (max 30) until the prediction is finished.",
+)
+FILTERS = [
+    OpenApiParameter("model", str),
+    OpenApiParameter("version", int),
+    OpenApiParameter(
+        "status",
+        str,
+        description="One or more of pending, running, succeeded, "
+        "failed, cancelled (comma-separated).",
+    ),
+    OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+    OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+]
+
+
+class PredictionViewSet(viewsets.GenericViewSet):
+    """Submit predictions, read them (optionally waiting), list history, cancel and retry."""
+
+    serializer_class = PredictionSerializer
+    parser_classes = [JSONParser, MultiPartParser]
+    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+
+    def get_queryset(self):
+        return selectors.predictions_for(user=self.request.user, filters=self.request.query_params)
+
+    def get_object(self):
+        return selectors.prediction_get(user=self.request.user, prediction_id=self.kwargs["pk"])
+
+    def _accepted(self, prediction: Prediction, created: bool) -> Response:
+        location = f"/api/v1/predictions/{prediction.pk}/"
+        return Response(
+            PredictionSerializer(prediction).data,
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+            headers={"Location": location},
+        )
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_HEADER],
+        request={
+            "application/json": PredictionCreateSerializer,
+            "multipart/form-data": PredictionCSVSerializer,
+        },
+        responses={202: PredictionSerializer, 200: PredictionSerializer},
+        description="JSON: one row (`input`) or many (`inputs`). Multipart: a CSV `file` whose "
+        "header names the features. Answers 202 with the stored prediction; it "
+        "runs asynchronously (poll its Location, or GET it with `?wait=`).",
+    )
+    def create(self, request):
+        key = request.headers.get("Idempotency-Key") or None
+        if key and len(key) > 255:
+            raise Conflict("Idempotency-Key is longer than 255 characters.", code="invalid")
+        if request.content_type.startswith("multipart/"):
+            return self._create_from_csv(request, key)
+        data = PredictionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        body = data.validated_data
+        prediction, created = services.prediction_create(
+            user=request.user,
+            model_name=body["model"],
+            version_ref=body["version"],
+            row=body.get("input"),
+            rows=body.get("inputs"),
+            idempotency_key=key,
+            request_fingerprint=services.fingerprint(body),
+        )
+        return self._accepted(prediction, created)
+
+    def _create_from_csv(self, request, key):
+        data = PredictionCSVSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        if upload.size > settings.PREDICTION_CSV_MAX_BYTES:
+            raise services.PayloadTooLarge(
+                f"The CSV file is larger than {settings.PREDICTION_CSV_MAX_BYTES:,} bytes."
+            )
+        model_name, version_ref = data.validated_data["model"], data.validated_data["version"]
+        version = services.resolve_version_for(
+            user=request.user, model_name=model_name, version_ref=version_ref
+        )
+        try:
+            rows = csvio.read_rows(upload, version, max_rows=settings.PREDICTION_CSV_MAX_ROWS)
+        except csvio.CSVError as exc:
+            raise services.InvalidInput(str(exc), fields={"file": [str(exc)]}) from None
+        upload.seek(0)
+        prediction, created = services.prediction_create(
+            user=request.user,
+            model_name=model_name,
+            version_ref=version_ref,
+            version=version,
+            rows=rows,
+            source=Prediction.Source.CSV,
+            idempotency_key=key,
+            request_fingerprint=services.fingerprint(
+                f"{model_name}\n{version_ref}\n".encode() + services.file_digest(upload).encode()
+            ),
+        )
+        return self._accepted(prediction, created)
+
+    @extend_schema(parameters=[WAIT])
+    def retrieve(self, request, pk=None):
+        prediction = self.get_object()
+        wait = request.query_params.get("wait")
+        if wait is not None:
+            try:
+                seconds = float(wait)
+            except ValueError:
+                seconds = -1
+            if not 0 <= seconds <= settings.PREDICTION_MAX_WAIT_SECONDS:
+                raise ValidationError({"wait": ["Use a number of seconds from 0 to 30."]})
+            prediction = services.prediction_wait(prediction=prediction, seconds=seconds)
+        return Response(PredictionSerializer(prediction).data)
+
+    @extend_schema(parameters=FILTERS, responses=PredictionListSerializer(many=True))
+    def list(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(PredictionListSerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={200: PredictionSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        prediction = services.prediction_cancel(prediction=self.get_object())
+        return Response(PredictionSerializer(prediction).data)
+
+    @extend_schema(request=None, responses={202: PredictionSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        prediction = services.prediction_retry(prediction=self.get_object(), user=request.user)
+        return self._accepted(prediction, True)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
+        responses={
+            200: OpenApiResponse(
+                description="The batch's inputs and outputs as CSV, or "
+                "`{id, model, version, row_count, outputs}`"
+                " as JSON."
+            )
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def result(self, request, pk=None):
+        """Download a finished batch's results (CSV or JSON), streamed."""
+        prediction = self.get_object()
+        fmt = request.query_params.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise ValidationError({"format": ["Use json or csv."]})
+        if prediction.status != Status.SUCCEEDED:
+            raise Conflict(
+                f"The prediction is {prediction.status}; results exist only once it has succeeded.",
+                code="not_ready",
+            )
+        if not prediction.is_batch:
+            raise Conflict(
+                "A single-row prediction has its output on the prediction itself.",
+                code="not_a_batch",
+            )
+        if fmt == "csv":
+            response = StreamingHttpResponse(csvio.stream_csv(prediction), content_type="text/csv")
+            response["Content-Disposition"] = (
+                f'attachment; filename="prediction-{prediction.pk}.csv"'
+            )
+            return response
+        return StreamingHttpResponse(_stream_json(prediction), content_type="application/json")
+
+
+def _stream_json(prediction: Prediction):
+    head = {
+        "id": str(prediction.pk),
+        "model": prediction.model.name,
+        "version": prediction.version.number,
+        "row_count": prediction.row_count,
+    }
+    yield json.dumps(head)[:-1] + ', "outputs": ['
+    first = True
+    for chunk in (
+        prediction.chunks.order_by("seq").values_list("outputs", flat=True).iterator(chunk_size=1)
+    ):
+        body = json.dumps(chunk)[1:-1]
+        if body:
+            yield ("" if first else ",") + body
+            first = False
+    yield "]}"
