@@ -247,3 +247,11 @@ RECONCILE_PENDING_GRACE_SECONDS = env.int("RECONCILE_PENDING_GRACE_SECONDS", def
 PREDICTOR_CACHE_SIZE = env.int("PREDICTOR_CACHE_SIZE", default=8)
 # Refuse bodies larger than the largest allowed upload before reading them.
 MAX_REQUEST_BYTES = max(MODEL_MAX_UPLOAD_BYTES, PREDICTION_CSV_MAX_BYTES) + 1024 * 1024
+# Cross-request batching: a worker runs up to this many pending single-row predictions of one
+# version in one predict call.
+PREDICTION_BATCH_MAX = env.int("PREDICTION_BATCH_MAX", default=256)
+
+# --- Reliability (worker shutdown) -------------------------------------------------------------
+# On SIGTERM a worker lets its current job run this long, then hands it back to the queue; keep
+# it under the supervisor's kill timeout (docker's default stop grace period is 10 s).
+WORKER_SHUTDOWN_GRACE_SECONDS = env.float("WORKER_SHUTDOWN_GRACE_SECONDS", default=8.0)

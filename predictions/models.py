@@ -1,9 +1,10 @@
 """A prediction is a database row; the row, never the RQ job, is the source of truth."""
 
+import json
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -19,6 +20,11 @@ class Status(models.TextChoices):
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
 
+def _json(value):
+    # psycopg returns jsonb as Python objects already; raw strings only from older drivers.
+    return json.loads(value) if isinstance(value, str) else value
+
+
 class PredictionQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=Status.PENDING)
@@ -31,6 +37,57 @@ class PredictionQuerySet(models.QuerySet):
 
     def of(self, user):
         return self.filter(user=user)
+
+    def claim_singles(self, *, first_id, version_id: int, limit: int, lease_seconds: float):
+        """Claim `first_id` plus up to limit-1 other pending single-row predictions of the same
+        version, oldest first, in one statement. Rows another worker holds are skipped (SKIP
+        LOCKED), so concurrent workers never claim the same row. Returns
+        [(id, attempts, input)]; empty when `first_id` itself was no longer pending."""
+        table = Prediction._meta.db_table
+        sql = f"""
+            WITH picked AS (
+                SELECT id FROM {table}
+                WHERE status = 'pending' AND is_batch = false
+                  AND (id = %(first)s OR version_id = %(version)s)
+                ORDER BY (id = %(first)s) DESC, created_at
+                LIMIT %(limit)s
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE {table} AS p
+            SET status = 'running', started_at = now(), attempts = p.attempts + 1,
+                lease_expires_at = now() + make_interval(secs => %(lease)s)
+            FROM picked WHERE p.id = picked.id
+            RETURNING p.id, p.attempts, p.input
+        """
+        params = {"first": first_id, "version": version_id, "limit": limit, "lease": lease_seconds}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if not any(row[0] == first_id for row in rows):
+            return []  # someone else owns the job's own prediction: leave the rest alone
+        inputs = {row[0]: row[2] for row in rows}
+        return [(pk, attempts, _json(inputs[pk])) for pk, attempts, _ in rows]
+
+    def store_outputs(self, results: list[tuple]) -> list:
+        """Mark many running predictions succeeded with their outputs, in one statement.
+        `results` is [(id, attempts, output)]; a row is only written if it is still running
+        under that attempt. Returns the ids written."""
+        if not results:
+            return []
+        table = Prediction._meta.db_table
+        values = ", ".join(["(%s::uuid, %s::int, %s::jsonb)"] * len(results))
+        params = [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
+        sql = f"""
+            UPDATE {table} AS p
+            SET status = 'succeeded', output = v.output, progress = 1.0, finished_at = now(),
+                lease_expires_at = NULL
+            FROM (VALUES {values}) AS v(id, attempts, output)
+            WHERE p.id = v.id AND p.status = 'running' AND p.attempts = v.attempts
+            RETURNING p.id
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [row[0] for row in cursor.fetchall()]
 
 
 class Prediction(models.Model):

@@ -61,15 +61,36 @@ def done_key(prediction_id) -> str:
     return f"mlservice:prediction-done:{prediction_id}"
 
 
-def notify_done(prediction_id) -> None:
-    """Wake long-polling requests waiting on this prediction (best effort)."""
+def notify_done(*prediction_ids) -> None:
+    """Wake long-polling requests waiting on these predictions (best effort)."""
+    if not prediction_ids:
+        return
     try:
         pipe = redis_connection().pipeline(transaction=False)
-        pipe.lpush(done_key(prediction_id), 1)
-        pipe.expire(done_key(prediction_id), 60)
+        for prediction_id in prediction_ids:
+            pipe.lpush(done_key(prediction_id), 1)
+            pipe.expire(done_key(prediction_id), 60)
         pipe.execute()
     except redis.RedisError:
-        logger.debug("Could not notify waiters of %s", prediction_id)
+        logger.debug("Could not notify waiters of %d prediction(s)", len(prediction_ids))
+
+
+def drop_jobs(prediction_ids) -> None:
+    """Take the queued jobs of predictions another job already claimed off the queue, so the
+    worker does not spend a job cycle on each. Best effort: a job left behind finds its
+    prediction no longer pending and returns."""
+    if not prediction_ids:
+        return
+    try:
+        rq_queue = get_queue()
+        pipe = redis_connection().pipeline(transaction=False)
+        for prediction_id in prediction_ids:
+            job_id = job_id_for(prediction_id)
+            pipe.lrem(rq_queue.key, 1, job_id)
+            pipe.delete(f"rq:job:{job_id}")
+        pipe.execute()
+    except redis.RedisError:
+        logger.debug("Could not drop %d claimed job(s)", len(prediction_ids))
 
 
 def wait_for_done(prediction_id, timeout: float) -> bool:

@@ -195,44 +195,113 @@ def _store_chunks(prediction: Prediction, rows: list[dict]) -> None:
 
 
 def prediction_execute(*, prediction_id: str) -> None:
-    """Run one prediction to a terminal state. Safe to call twice: only one call claims it."""
+    """Run one prediction to a terminal state. Safe to call twice: only one call claims it.
+
+    A single-row prediction is run together with other pending single-row predictions of the
+    same version (cross-request batching): one claim statement, one predict call, one UPDATE
+    for all results. Their own jobs are taken off the queue; if one still runs, it finds its
+    prediction no longer pending and returns.
+    """
     close_old_connections()
     prediction = (
         Prediction.objects.select_related("version", "version__model")
         .filter(pk=prediction_id)
         .first()
     )
-    if prediction is None or prediction.status != Status.PENDING:
-        return
+    try:
+        if prediction is None or prediction.status != Status.PENDING:
+            return
+        if prediction.is_batch:
+            _execute_batch(prediction)
+        else:
+            _execute_singles(prediction)
+    finally:
+        close_old_connections()
+
+
+def _lease(version: ModelVersion) -> int:
+    return version.timeout_seconds + settings.PREDICTION_LEASE_GRACE_SECONDS
+
+
+def _execute_batch(prediction: Prediction) -> None:
     version = prediction.version
     timeout = version.timeout_seconds
-    if not prediction.mark_running(lease_seconds=timeout + settings.PREDICTION_LEASE_GRACE_SECONDS):
+    if not prediction.mark_running(lease_seconds=_lease(version)):
         return
     started = time.monotonic()
     try:
-        predictor = predictors.get(version)
-        if prediction.is_batch:
-            finished = _run_batch(prediction, predictor, started, timeout)
-        else:
-            [output] = predictor.predict([prediction.input])
-            _check_deadline(started, timeout)
-            finished = prediction.mark_succeeded(output)
-    except (JobTimeoutException, _DeadlineExceeded):
-        finished = prediction.mark_failed(
-            "timeout", f"The model did not finish within its {timeout} s timeout."
-        )
-    except ArtifactTampered:
-        logger.error("Artifact of %s fails its sha256 check; refusing to load it.", version)
-        finished = prediction.mark_failed(
-            "artifact_invalid", "The model's stored artifact failed its integrity check."
-        )
-    except Exception as exc:  # a model error becomes a failed prediction, never a made-up output
-        logger.warning("Prediction %s failed: %r", prediction_id, exc)
-        finished = prediction.mark_failed("model_error", _describe(exc))
-    finally:
-        close_old_connections()
+        finished = _run_batch(prediction, predictors.get(version), started, timeout)
+    except Exception as exc:
+        finished = prediction.mark_failed(*_failure(exc, version))
     if finished:
         queue.notify_done(prediction.pk)
+
+
+def _execute_singles(first: Prediction) -> None:
+    version = first.version
+    claimed = Prediction.objects.claim_singles(
+        first_id=first.pk,
+        version_id=version.pk,
+        limit=settings.PREDICTION_BATCH_MAX,
+        lease_seconds=_lease(version),
+    )
+    if not claimed:
+        return
+    queue.drop_jobs([pk for pk, _, _ in claimed if pk != first.pk])
+    started = time.monotonic()
+    try:
+        predictor = predictors.get(version)
+        outputs = predictor.predict([row for _, _, row in claimed])
+        _check_deadline(started, version.timeout_seconds)
+    except Exception as exc:
+        if len(claimed) == 1 or isinstance(exc, (JobTimeoutException, _DeadlineExceeded)):
+            _fail_claimed(claimed, version, exc)
+            return
+        # One bad row must not fail its neighbours: run them one by one to find it.
+        outputs = _predict_one_by_one(claimed, version, started)
+    results = [
+        (pk, attempts, output)
+        for (pk, attempts, _), output in zip(claimed, outputs, strict=True)
+        if output is not None
+    ]
+    written = Prediction.objects.store_outputs(results)
+    queue.notify_done(*written)
+
+
+def _predict_one_by_one(claimed, version: ModelVersion, started: float) -> list:
+    predictor = predictors.get(version)
+    outputs = []
+    for pk, attempts, row in claimed:
+        try:
+            [output] = predictor.predict([row])
+            _check_deadline(started, version.timeout_seconds)
+            outputs.append(output)
+        except Exception as exc:
+            _fail_claimed([(pk, attempts, row)], version, exc)
+            outputs.append(None)
+    return outputs
+
+
+def _fail_claimed(claimed, version: ModelVersion, exc: Exception) -> None:
+    code, message = _failure(exc, version)
+    for pk, attempts, _ in claimed:
+        prediction = Prediction(pk=pk, attempts=attempts)
+        if prediction.mark_failed(code, message):
+            queue.notify_done(pk)
+
+
+def _failure(exc: Exception, version: ModelVersion) -> tuple[str, str]:
+    """(code, message) for a failed prediction; never a made-up output."""
+    if isinstance(exc, (JobTimeoutException, _DeadlineExceeded)):
+        return (
+            "timeout",
+            f"The model did not finish within its {version.timeout_seconds} s timeout.",
+        )
+    if isinstance(exc, ArtifactTampered):
+        logger.error("Artifact of %s fails its sha256 check; refusing to load it.", version)
+        return "artifact_invalid", "The model's stored artifact failed its integrity check."
+    logger.warning("Prediction on %s failed: %r", version, exc)
+    return "model_error", _describe(exc)
 
 
 class _DeadlineExceeded(Exception):

@@ -566,3 +566,54 @@ def test_a_real_rqworker_process_runs_predictions(alice_client, iris, media_root
     output, _ = worker.communicate(timeout=60)
     assert worker.returncode == 0, output
     assert get(alice_client, prediction_id).json()["output"]["label"] == "setosa"
+
+
+class TestCrossRequestBatching:
+    def test_pending_rows_of_one_version_run_in_one_job_each_exactly_once(self, alice_client, iris):
+        from predictions.queue import get_queue
+
+        ids = [
+            submit(alice_client, {"model": "iris", "input": row}).json()["id"]
+            for row in (SETOSA, VIRGINICA, SETOSA, VIRGINICA, SETOSA)
+        ]
+        other_version = submit(
+            alice_client, {"model": "iris", "version": 1, "input": SETOSA}
+        ).json()["id"]
+        rq_queue = get_queue()
+        assert rq_queue.count == 6
+        worker = PredictionWorkerForTest()
+        worker.work_one(rq_queue)
+        # The first job ran all five rows of version 2 and took their jobs off the queue;
+        # version 1's prediction is left to its own job.
+        assert rq_queue.count == 1
+        statuses = dict(Prediction.objects.values_list("pk", "status"))
+        assert {statuses[Prediction.objects.get(pk=i).pk] for i in ids} == {"succeeded"}
+        assert statuses[Prediction.objects.get(pk=other_version).pk] == "pending"
+        run_worker()
+        labels = [get(alice_client, i).json()["output"]["label"] for i in ids]
+        assert labels == ["setosa", "virginica", "setosa", "virginica", "setosa"]
+        assert set(Prediction.objects.values_list("attempts", flat=True)) == {1}
+
+    def test_a_row_that_breaks_the_model_fails_alone(self, alice_client, exploding):
+        good = [
+            submit(alice_client, {"model": "exploding", "input": {"x": i, "y": 1}}).json()["id"]
+            for i in range(3)
+        ]
+        bad = submit(alice_client, {"model": "exploding", "input": {"x": 500, "y": 1}}).json()["id"]
+        run_worker()
+        assert [get(alice_client, i).json()["output"] for i in good] == [
+            {"value": 1.0},
+            {"value": 2.0},
+            {"value": 3.0},
+        ]
+        assert get(alice_client, bad).json()["error"]["code"] == "model_error"
+
+
+class PredictionWorkerForTest:
+    """Runs exactly one job from the queue with the project's worker, then stops."""
+
+    def work_one(self, rq_queue):
+        from mlservice.redis import redis_connection
+        from predictions.worker import PredictionWorker
+
+        PredictionWorker([rq_queue], connection=redis_connection()).work(burst=True, max_jobs=1)
