@@ -90,7 +90,16 @@ def file_digest(upload) -> str:
 
 
 def resolve_version_for(*, user, model_name: str, version_ref) -> ModelVersion:
-    """The version a user asks for: archived models are invisible to non-staff."""
+    """The version a user asks for: archived models are invisible to non-staff.
+
+    The hot path is one query (model + alias or number + version); only when it finds nothing
+    do the slower lookups run, to say precisely what is missing.
+    """
+    version = registry_selectors.version_lookup(
+        user=user, model_name=str(model_name), ref=version_ref
+    )
+    if version is not None:
+        return version
     model = registry_selectors.model_get(user=user, name=str(model_name))
     version = registry_services.resolve_version(model, version_ref)
     version.model = model

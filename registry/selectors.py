@@ -31,3 +31,16 @@ def model_detail(*, user, name: str) -> MLModel:
     if model is None:
         raise NotFound(f"No model named {name[:64]!r}.", code="model_not_found")
     return model
+
+
+def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
+    """A version by number or alias name in one query, with its model; None if not found."""
+    ref = "production" if ref in (None, "") else ref
+    if isinstance(ref, bool):
+        return None
+    versions = ModelVersion.objects.select_related("model").filter(model__name=model_name)
+    if not user.is_staff:
+        versions = versions.filter(model__is_archived=False)
+    if isinstance(ref, int) or str(ref).isdigit():
+        return versions.filter(number=int(ref)).first()
+    return versions.filter(aliases__name=str(ref), aliases__model__name=model_name).first()
