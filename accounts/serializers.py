@@ -1,5 +1,7 @@
 from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 
+from accounts import services
 from accounts.models import User
 
 
@@ -33,3 +35,10 @@ class PasswordChangeSerializer(serializers.Serializer):
 
 class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField(max_length=4096)
+
+
+class SingleUseTokenRefreshSerializer(TokenRefreshSerializer):
+    """Refresh with rotation where each refresh token works once, even under concurrency."""
+
+    def validate(self, attrs):
+        return services.refresh_token_rotate(refresh=self.token_class(attrs["refresh"]))

@@ -4,7 +4,10 @@ from django.contrib.auth import password_validation
 from django.db import IntegrityError, transaction
 from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.models import User
 from mlservice.errors import ServiceError
@@ -77,3 +80,39 @@ def user_logout(*, user: User, refresh: str) -> None:
     if str(token.get("user_id")) != str(user.pk):
         raise ServiceError("The refresh token belongs to another user.", code="token_not_valid")
     token.blacklist()
+
+
+def refresh_token_rotate(*, refresh: RefreshToken) -> dict[str, str]:
+    """Trade a verified refresh token for a new pair, at most once.
+
+    simplejwt's rotation checks the blacklist and then writes it, so concurrent refreshes with
+    one token all succeed. Here the old token is blacklisted first, and the unique constraint
+    on BlacklistedToken.token decides: only the request whose insert commits gets a new pair.
+    """
+    user_id = refresh.payload.get(api_settings.USER_ID_CLAIM)
+    user = User.objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+    if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
+        raise exceptions.AuthenticationFailed(
+            "No active account found for the given token.", "no_active_account"
+        )
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=refresh.payload[api_settings.JTI_CLAIM],
+        defaults={
+            "user": user,
+            "created_at": refresh.current_time,
+            "token": str(refresh),
+            "expires_at": datetime_from_epoch(refresh.payload["exp"]),
+        },
+    )
+    try:
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError:
+        raise TokenError("Token is blacklisted") from None
+    data = {"access": str(refresh.access_token)}
+    refresh.set_jti()
+    refresh.set_exp()
+    refresh.set_iat()
+    refresh.outstand()
+    data["refresh"] = str(refresh)
+    return data

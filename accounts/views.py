@@ -11,6 +11,7 @@ from accounts.serializers import (
     LogoutSerializer,
     PasswordChangeSerializer,
     RegisterSerializer,
+    SingleUseTokenRefreshSerializer,
     UserSerializer,
     UserUpdateSerializer,
 )
@@ -67,6 +68,8 @@ class TokenObtainPairView(jwt_views.TokenObtainPairView):
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
     """Trade a refresh token for a new pair; the old refresh token stops working (rotation)."""
+
+    serializer_class = SingleUseTokenRefreshSerializer
 
 
 class LogoutView(GenericAPIView):

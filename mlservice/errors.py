@@ -8,7 +8,9 @@ them. Tracebacks go to the log, never to the client.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -91,9 +93,18 @@ def _validation_body(exc: exceptions.ValidationError) -> dict:
     return error_body(_first_code(detail), " ".join(messages) or "Invalid input.")
 
 
+def _database_unavailable(exc: Exception) -> "ServiceUnavailable":
+    # A dropped or refused database connection is an outage, not a bug: 503, and the next
+    # request reconnects (CONN_HEALTH_CHECKS).
+    logger.warning("Database unavailable: %s", exc.__class__.__name__)
+    return ServiceUnavailable("The database is unavailable; try again shortly.")
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        exc = _database_unavailable(exc)
     response = drf_exception_handler(exc, context)
     if response is None:
         # Not an API exception: a bug. Log it with the traceback; tell the client nothing internal.
@@ -141,6 +152,7 @@ _STATUS_CODES = {
     404: ("not_found", "Not found."),
     405: ("method_not_allowed", "Method not allowed."),
     413: ("payload_too_large", "The request body is too large."),
+    503: ("service_unavailable", "A backing service is unavailable; try again shortly."),
     500: ("server_error", "Internal server error; it has been logged."),
 }
 
@@ -156,6 +168,8 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(API_PREFIX) and self._declared_too_large(request):
+            return self._json(413)  # refused before a byte of the body is read
         response = self.get_response(request)
         if not request.path.startswith(API_PREFIX) or response.status_code < 400:
             return response
@@ -172,8 +186,19 @@ class ApiErrorMiddleware:
             return self._json(404)
         if isinstance(exception, PermissionDenied):
             return self._json(403)
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            _database_unavailable(exception)
+            return self._json(503)
         logger.exception("Unhandled error on %s", request.path, exc_info=exception)
         return self._json(500)
+
+    @staticmethod
+    def _declared_too_large(request) -> bool:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return False  # Django treats a malformed length as no body
+        return length > settings.MAX_REQUEST_BYTES
 
     @staticmethod
     def _json(status_code: int) -> JsonResponse:

@@ -43,13 +43,19 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
+    "corsheaders",
+    "django_prometheus",
     "mlservice",
     "accounts",
     "registry",
     "predictions",
+    "billing",
 ]
 
 MIDDLEWARE = [
+    "mlservice.logs.RequestIdMiddleware",
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mlservice.errors.ApiErrorMiddleware",
@@ -59,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "mlservice.urls"
@@ -139,8 +146,10 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-# Request bodies: JSON bodies are bounded here; uploads are streamed to disk past 2.5 MB.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+# Request bodies: JSON bodies are bounded here (refused on their Content-Length, unread);
+# uploads are multipart and streamed to disk past 2.5 MB. 4 MiB holds PREDICTION_MAX_ROWS rows
+# of a typical model several times over; bigger batches go as CSV uploads.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=4 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # --- REST API ----------------------------------------------------------------------------------
@@ -151,7 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "mlservice.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -172,6 +181,19 @@ REST_FRAMEWORK = {
     "URL_FORMAT_OVERRIDE": None,
 }
 
+# Tokens are signed with their own key, never SECRET_KEY: rotating it logs everyone out and
+# nothing else; production refuses to start without it.
+JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
+if not JWT_SIGNING_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "JWT_SIGNING_KEY is not set. Set it in the environment or in .env, to a value other "
+            "than SECRET_KEY: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
+    JWT_SIGNING_KEY = "insecure-development-only-jwt-key-do-not-use-in-production"
+if JWT_SIGNING_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME_SECONDS", 300)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME_SECONDS", 86400)),
@@ -180,7 +202,7 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": True,
     "ALGORITHM": "HS256",
     # A separate key lets operators rotate tokens without touching sessions and signed data.
-    "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
     "LEEWAY": 0,
 }
@@ -255,3 +277,59 @@ PREDICTION_BATCH_MAX = env.int("PREDICTION_BATCH_MAX", default=256)
 # On SIGTERM a worker lets its current job run this long, then hands it back to the queue; keep
 # it under the supervisor's kill timeout (docker's default stop grace period is 10 s).
 WORKER_SHUTDOWN_GRACE_SECONDS = env.float("WORKER_SHUTDOWN_GRACE_SECONDS", default=8.0)
+
+# --- Operations: logs, CORS, metrics (issue 7) -------------------------------------------------
+# Logs: one JSON object per line in production, readable lines in development; every record
+# carries the request id of the request (or prediction job) it belongs to.
+LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}.")
+LOGGING["filters"] = {"request_id": {"()": "mlservice.logs.RequestIdFilter"}}
+LOGGING["formatters"]["json"] = {"()": "mlservice.logs.JsonFormatter"}
+LOGGING["formatters"]["plain"] = {
+    "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"
+}
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "plain"
+LOGGING["handlers"]["console"]["filters"] = ["request_id"]
+LOGGING["loggers"]["mlservice.request"] = {"level": env.str("ACCESS_LOG_LEVEL", default="INFO")}
+
+# CORS for the browser frontend: only these origins may call /api/ from a page.
+CORS_ALLOWED_ORIGINS = [o for o in env.list("CORS_ALLOWED_ORIGINS", default=[]) if o]
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "user-agent",
+    "x-requested-with",
+    "idempotency-key",
+    "x-request-id",
+)
+CORS_EXPOSE_HEADERS = ("Location", "Retry-After", "X-Request-ID")
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+# GET /metrics (Prometheus): allowed with `Authorization: Bearer <METRICS_TOKEN>` or from one
+# of METRICS_ALLOWED_NETWORKS (client address = the socket peer; behind a proxy, use the token).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = [
+    n for n in env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"]) if n
+]
+# Latency histograms cover predictions finished within this many seconds before the scrape.
+METRICS_LATENCY_WINDOW_SECONDS = env.int("METRICS_LATENCY_WINDOW_SECONDS", default=300)
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
+# The staff dashboard keeps per-day rollups of settled days (before yesterday) this long.
+ROLLUP_CACHE_SECONDS = env.int("ROLLUP_CACHE_SECONDS", default=7 * 86400)
+
+# --- Billing: credits and usage limits (issue 8) -------------------------------------------------
+# Credits every new account starts with (granted on first use, kept in the ledger).
+BILLING_STARTING_GRANT = env.int("BILLING_STARTING_GRANT", default=100)
+# Let users add credits to their own account (demos only); off by default.
+BILLING_SELF_TOPUP = env.bool("BILLING_SELF_TOPUP", default=False)
+BILLING_SELF_TOPUP_MAX = env.int("BILLING_SELF_TOPUP_MAX", default=1000)
+# Per-user limits on submitting predictions (0 = no limit), counted in Redis across workers;
+# staff can override them per user in the admin (Billing > Accounts).
+PREDICTION_RATE_PER_MINUTE = env.int("PREDICTION_RATE_PER_MINUTE", default=600)
+PREDICTION_ROWS_PER_DAY = env.int("PREDICTION_ROWS_PER_DAY", default=5_000_000)
+# ONNX fast path: convert scikit-learn versions with skl2onnx and serve the twin from onnxruntime
+# when its outputs match the original's (see registry/twins.py).
+REGISTRY_ONNX_TWINS = env.bool("REGISTRY_ONNX_TWINS", default=True)

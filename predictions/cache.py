@@ -40,14 +40,18 @@ class PredictorCache:
 
     @staticmethod
     def _load(version: ModelVersion) -> runtimes.Predictor:
-        path = version.artifact.path
+        """The version's ONNX twin when it has one (the fast path), else its own artifact."""
+        if version.onnx_twin:
+            path, fmt, sha256 = version.onnx_twin.path, "onnx", version.twin_sha256
+        else:
+            path, fmt, sha256 = version.artifact.path, version.format, version.sha256
         # The stored file must still be the one validated at upload: a pickle in particular
         # is only safe to load if nobody swapped it on disk since.
-        if runtimes.sha256_file(path) != version.sha256:
+        if runtimes.sha256_file(path) != sha256:
             raise ArtifactTampered(f"{version}: stored artifact does not match its sha256")
         return runtimes.load_predictor(
             path,
-            version.format,
+            fmt,
             task=version.model.task,
             input_schema=version.input_schema,
             labels=version.labels,

@@ -4,7 +4,7 @@ import json
 import uuid
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -83,11 +83,19 @@ class PredictionQuerySet(models.QuerySet):
                 lease_expires_at = NULL
             FROM (VALUES {values}) AS v(id, attempts, output)
             WHERE p.id = v.id AND p.status = 'running' AND p.attempts = v.attempts
-            RETURNING p.id
+            RETURNING p.id, p.cost
         """
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()]
+            written = cursor.fetchall()
+            # Charged predictions capture their credits in the same transaction as the status.
+            if any(cost for _, cost in written):
+                from billing.services import settle  # billing reads predictions; import late
+
+                for pk, cost in written:
+                    if cost:
+                        settle(prediction_id=pk, status=Status.SUCCEEDED)
+        return [pk for pk, _ in written]
 
 
 class Prediction(models.Model):
@@ -110,6 +118,8 @@ class Prediction(models.Model):
     is_batch = models.BooleanField(default=False)
     source = models.CharField(max_length=4, choices=Source.choices, default=Source.JSON)
     row_count = models.PositiveIntegerField(default=1)
+    # Credits reserved at submit (version price x rows); captured on success, released otherwise.
+    cost = models.DecimalField(max_digits=16, decimal_places=4, default=0)
     # A single row's input and output live here; a batch's rows live in PredictionChunk.
     input = models.JSONField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)
@@ -139,6 +149,18 @@ class Prediction(models.Model):
                 condition=Q(status__in=["pending", "running"]),
             ),
             models.Index(fields=["version", "created_at"], name="prediction_version_time"),
+            # Operations: the dashboard's window scans read only this index (index-only scan);
+            # metrics read recent finishes through the second.
+            models.Index(
+                fields=["created_at"],
+                include=["version", "status", "started_at", "finished_at"],
+                name="prediction_created_cover",
+            ),
+            models.Index(
+                fields=["finished_at"],
+                name="prediction_finished",
+                condition=Q(finished_at__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -166,7 +188,16 @@ class Prediction(models.Model):
         condition = Q(pk=self.pk, status__in=from_status)
         if attempt is not None:
             condition &= Q(attempts=attempt)
-        updated = Prediction.objects.filter(condition).update(**values)
+        if values.get("status") in TERMINAL:
+            # A finished prediction settles its credits in the same transaction as its status.
+            from billing.services import settle  # billing reads predictions; import late
+
+            with transaction.atomic():
+                updated = Prediction.objects.filter(condition).update(**values)
+                if updated:
+                    settle(prediction_id=self.pk, status=values["status"])
+        else:
+            updated = Prediction.objects.filter(condition).update(**values)
         if updated:
             for field, value in values.items():
                 if not hasattr(value, "resolve_expression"):

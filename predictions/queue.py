@@ -7,6 +7,7 @@ import redis
 from django.conf import settings
 from rq import Queue
 
+from mlservice.logs import current_request_id
 from mlservice.redis import redis_connection
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def enqueue(prediction_id, *, timeout: int) -> bool:
             timeout=timeout,
             result_ttl=0,  # the database holds the result; RQ needs none
             failure_ttl=86_400,
+            # The job logs under the id of the request that submitted it (see mlservice.logs).
+            meta={"request_id": current_request_id()},
         )
         return True
     except redis.RedisError as exc:

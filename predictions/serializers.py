@@ -58,6 +58,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "is_batch",
             "source",
             "row_count",
+            "cost",
             "progress",
             "input",
             "inputs",

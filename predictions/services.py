@@ -12,6 +12,8 @@ from django.utils import timezone
 from rest_framework import status
 from rq.timeouts import JobTimeoutException
 
+from billing import limits as usage_limits
+from billing import services as billing
 from mlservice.errors import Conflict, ServiceError
 from predictions import queue
 from predictions.cache import ArtifactTampered, predictors
@@ -170,19 +172,33 @@ def prediction_create(
         request_fingerprint=request_fingerprint,
         retry_of=retry_of,
     )
+    prediction.cost = version.price_per_row * prediction.row_count
+    quota = usage_limits.take_rows(user=user, rows=prediction.row_count)  # 429 when over
     try:
         with transaction.atomic():
             prediction.save(force_insert=True)
             if batch:
                 _store_chunks(prediction, rows)
+            # Last, so the account row stays locked only until the commit right after; a 402
+            # here rolls the prediction back with it.
+            billing.reserve(
+                user=user,
+                prediction_id=prediction.pk,
+                amount=prediction.cost,
+                rows=prediction.row_count,
+            )
             transaction.on_commit(
                 lambda: queue.enqueue(prediction.pk, timeout=version.timeout_seconds)
             )
     except IntegrityError:
+        usage_limits.give_back_rows(quota, prediction.row_count)
         if idempotency_key:  # a concurrent request with the same key won the race
             existing = _existing(user, idempotency_key, request_fingerprint)
             if existing is not None:
                 return existing, False
+        raise
+    except Exception:
+        usage_limits.give_back_rows(quota, prediction.row_count)
         raise
     return prediction, True
 

@@ -7,10 +7,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from billing import limits as usage_limits
 from mlservice.errors import Conflict
+from mlservice.parsers import JSONParser
 from predictions import csvio, selectors, services
 from predictions.models import Prediction, Status
 from predictions.serializers import (
@@ -51,7 +53,8 @@ class PredictionViewSet(viewsets.GenericViewSet):
 
     serializer_class = PredictionSerializer
     parser_classes = [JSONParser, MultiPartParser]
-    lookup_value_regex = r"[0-9a-fA-F-]{36}"
+    # A canonical UUID only: anything else is a 404 at the URL, never a 500 in the lookup.
+    lookup_value_regex = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
 
     def get_queryset(self):
         return selectors.predictions_for(user=self.request.user, filters=self.request.query_params)
@@ -79,6 +82,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
         "runs asynchronously (poll its Location, or GET it with `?wait=`).",
     )
     def create(self, request):
+        usage_limits.check_rate(user=request.user)  # 429 past the per-minute limit
         key = request.headers.get("Idempotency-Key") or None
         if key and len(key) > 255:
             raise Conflict("Idempotency-Key is longer than 255 characters.", code="invalid")
@@ -157,6 +161,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses={202: PredictionSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
+        usage_limits.check_rate(user=request.user)
         prediction = services.prediction_retry(prediction=self.get_object(), user=request.user)
         return self._accepted(prediction, True)
 

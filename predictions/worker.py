@@ -4,21 +4,37 @@ RQ's default worker forks a fresh process per job, which re-imports scikit-learn
 the model every time (under 1 prediction/s here). This one runs jobs in its own process, keeps
 predictors in a bounded LRU cache (PREDICTOR_CACHE_SIZE), and runs the reconciler periodically
 in a background thread (one worker at a time, via a Redis lock).
+
+Shutdown: the first SIGTERM/SIGINT is a warm shutdown, as in RQ: the current job may finish,
+then the worker exits. If it is still running WORKER_SHUTDOWN_GRACE_SECONDS later (or a second
+signal comes), the job is interrupted and handed back: its prediction goes from `running` to
+`pending` and is queued again, so a stopping worker never leaves a prediction `running`. A batch
+keeps the chunks it finished and resumes after them.
 """
 
 import logging
+import os
+import signal
 import threading
 
 from django.conf import settings
 from django.db import connections
-from rq.worker import SimpleWorker
+from rq.worker import SimpleWorker, WorkerStatus
 
 logger = logging.getLogger(__name__)
 
 RECONCILE_LOCK = "mlservice:reconcile-lock"
 
 
+class HandBack(BaseException):
+    """Raised in the job to interrupt it; a BaseException so model code's `except Exception`
+    (and prediction_execute's) cannot swallow it."""
+
+
 class PredictionWorker(SimpleWorker):
+    _handing_back = False
+    _grace_timer: threading.Timer | None = None
+
     def work(self, *args, **kwargs):
         # Import the heavy runtimes once, before the first job, not during it.
         import onnxruntime  # noqa: F401
@@ -50,3 +66,53 @@ class PredictionWorker(SimpleWorker):
                 logger.exception("Periodic reconcile failed; will try again")
             finally:
                 connections.close_all()
+
+    # --- Shutdown ---------------------------------------------------------------------------
+
+    def request_stop(self, signum, frame):
+        busy = self.get_state() == WorkerStatus.BUSY
+        super().request_stop(signum, frame)  # raises StopRequested when idle
+        if busy and self._grace_timer is None:
+            grace = settings.WORKER_SHUTDOWN_GRACE_SECONDS
+            logger.warning("Warm shutdown: the current job has %s s to finish", grace)
+            # The timer thread cannot interrupt the main thread itself; a signal can.
+            self._grace_timer = threading.Timer(grace, os.kill, (os.getpid(), signal.SIGTERM))
+            self._grace_timer.daemon = True
+            self._grace_timer.start()
+
+    def request_force_stop(self, signum, frame):
+        """Second signal, or the grace period is over: hand the current job back."""
+        if self.get_state() != WorkerStatus.BUSY or self._handing_back:
+            return  # between jobs the warm shutdown is already under way
+        self._handing_back = True
+        logger.warning("Interrupting the current job to hand it back")
+        raise HandBack()
+
+    def execute_job(self, job, queue):
+        try:
+            super().execute_job(job, queue)
+        except HandBack:
+            pass  # raised outside the job itself; the row is handled below either way
+        finally:
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+            if self._handing_back:
+                self._hand_back(job)
+
+    def _hand_back(self, job) -> None:
+        from predictions import queue
+        from predictions.models import Prediction, Status
+
+        # The interrupted job may have left its database connection mid-query.
+        connections.close_all()
+        prediction = (
+            Prediction.objects.select_related("version").filter(pk=job.args[0]).first()
+            if job.args
+            else None
+        )
+        if prediction is None or prediction.status != Status.RUNNING:
+            return  # finished, cancelled, or never claimed: nothing to give back
+        if prediction.release_for_retry():
+            queue.enqueue(prediction.pk, timeout=prediction.version.timeout_seconds)
+            logger.warning("Handed prediction %s back to the queue", prediction.pk)
+        connections.close_all()

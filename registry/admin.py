@@ -29,7 +29,7 @@ class VersionInline(ReadOnlyInline):
     fields = (
         "number",
         "format",
-        "runtime",
+        "serving_runtime",
         "short_sha256",
         "size",
         "alias_names",
@@ -175,10 +175,18 @@ class VersionUploadForm(forms.ModelForm):
 
     class Meta:
         model = ModelVersion
-        fields = ("model", "format", "notes", "ignore_extra_features", "timeout_seconds")
+        fields = (
+            "model",
+            "format",
+            "notes",
+            "ignore_extra_features",
+            "timeout_seconds",
+            "price_per_row",
+        )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["price_per_row"].required = False  # empty: free
         self.user = user
         self.created = None
 
@@ -199,6 +207,7 @@ class VersionUploadForm(forms.ModelForm):
                 expected_sha256=cleaned.get("sha256") or None,
                 ignore_extra_features=cleaned.get("ignore_extra_features", False),
                 timeout_seconds=cleaned.get("timeout_seconds") or 60,
+                price_per_row=cleaned.get("price_per_row") or 0,
                 actor=self.user,
             )
         except ServiceError as exc:
@@ -216,8 +225,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = (
         "__str__",
         "format",
-        "runtime",
+        "serving_runtime",
         "alias_names",
+        "price_per_row",
         "size",
         "created_by",
         "created_at",
@@ -232,6 +242,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "artifact",
         "format",
         "runtime",
+        "serving_runtime",
+        "twin_report",
         "sha256",
         "size",
         "pretty_schema",
@@ -280,11 +292,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 "sha256",
                 "ignore_extra_features",
                 "timeout_seconds",
+                "price_per_row",
                 "alias",
             )
-        return self.readonly_fields
+        # A saved version is read-only except for its price.
+        return (*self.readonly_fields, "price_per_row")
 
     def save_model(self, request, obj, form, change):
+        if change:
+            services.version_set_price(
+                version=obj, price_per_row=form.cleaned_data["price_per_row"], actor=request.user
+            )
+            return
         # The version was created (validated and stored) by the form's clean().
         version = form.created
         obj.pk, obj.number = version.pk, version.number

@@ -5,6 +5,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 
 
@@ -52,6 +53,10 @@ def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
     return str(PurePath("artifacts", instance.model.name, f"{uuid.uuid4().hex}{suffix}"))
 
 
+def twin_upload_to(instance: "ModelVersion", filename: str) -> str:
+    return str(PurePath("artifacts", instance.model.name, f"{uuid.uuid4().hex}.twin.onnx"))
+
+
 IMMUTABLE_VERSION_FIELDS = (
     "model_id",
     "number",
@@ -70,7 +75,15 @@ class ModelVersion(models.Model):
     number = models.PositiveIntegerField()
     artifact = models.FileField(upload_to=artifact_upload_to, max_length=255)
     format = models.CharField(max_length=10, choices=ArtifactFormat.choices)
-    runtime = models.CharField(max_length=20, help_text="Engine that serves it.")
+    runtime = models.CharField(max_length=20, help_text="Engine the uploaded artifact runs on.")
+    onnx_twin = models.FileField(
+        upload_to=twin_upload_to,
+        max_length=255,
+        blank=True,
+        help_text="ONNX conversion of a scikit-learn artifact, kept only if its outputs match.",
+    )
+    twin_sha256 = models.CharField(max_length=64, blank=True)
+    twin_report = models.JSONField(default=dict, blank=True)
     sha256 = models.CharField(max_length=64)
     size = models.BigIntegerField()
     input_schema = models.JSONField(help_text="Ordered features: name, type, bounds/enum.")
@@ -82,6 +95,14 @@ class ModelVersion(models.Model):
         default=False, help_text="Drop unknown input fields instead of rejecting them."
     )
     timeout_seconds = models.PositiveIntegerField(default=60)
+    price_per_row = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="Credits charged per input row; 0 = free. Applies to predictions submitted "
+        "after a change.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -115,6 +136,10 @@ class ModelVersion(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValidationError("Versions are kept for the audit trail; archive the model instead.")
+
+    @property
+    def serving_runtime(self) -> str:
+        return "onnxruntime (twin)" if self.onnx_twin else self.runtime
 
     @property
     def feature_names(self) -> list[str]:

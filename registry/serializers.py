@@ -16,6 +16,7 @@ class VersionSummarySerializer(serializers.ModelSerializer):
             "sha256",
             "size",
             "metrics",
+            "price_per_row",
             "aliases",
             "created_at",
         )
@@ -32,6 +33,8 @@ class VersionSerializer(VersionSummarySerializer):
     class Meta(VersionSummarySerializer.Meta):
         fields = (
             *VersionSummarySerializer.Meta.fields,
+            "serving_runtime",
+            "twin_report",
             "input_schema",
             "labels",
             "input_example",
@@ -117,6 +120,14 @@ class VersionUploadSerializer(serializers.Serializer):
     ignore_extra_features = serializers.BooleanField(required=False, default=False)
     timeout_seconds = serializers.IntegerField(
         required=False, default=60, min_value=1, max_value=3600
+    )
+    price_per_row = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        min_value=0,
+        required=False,
+        default=0,
+        help_text="Credits charged per input row; 0 (the default) is free.",
     )
     alias = serializers.SlugField(
         required=False,

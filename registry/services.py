@@ -1,18 +1,21 @@
 """Writes on the registry. Every change leaves an audit event; alias moves leave history rows."""
 
+import hashlib
 import os
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
 from rest_framework import status
 
 from mlservice.errors import Conflict, NotFound, ServiceError
-from registry import runtimes
+from registry import runtimes, twins
 from registry.models import (
     Alias,
     AliasMove,
@@ -155,6 +158,7 @@ def version_create(
     expected_sha256: str | None = None,
     ignore_extra_features: bool = False,
     timeout_seconds: int = 60,
+    price_per_row: Decimal = Decimal(0),
     actor=None,
     trusted_operator: bool = False,
 ) -> ModelVersion:
@@ -193,11 +197,16 @@ def version_create(
         except runtimes.ArtifactError as exc:
             error_class = ArtifactTooLarge if exc.code == "too_large" else InvalidArtifact
             raise error_class(exc.message, code=exc.code) from None
+        twin, twin_report = _onnx_twin(
+            staged, format, model.task, input_schema, labels, input_example, allow_pickle
+        )
         return _store_version(
             model=model,
             staged=staged,
             format=format,
             checked=checked,
+            twin=twin,
+            twin_report=twin_report,
             input_schema=input_schema,
             input_example=input_example,
             labels=labels,
@@ -205,14 +214,41 @@ def version_create(
             notes=notes,
             ignore_extra_features=ignore_extra_features,
             timeout_seconds=timeout_seconds,
+            price_per_row=price_per_row,
             actor=_actor(actor),
         )
     finally:
         staged.unlink(missing_ok=True)
 
 
-def _store_version(*, model: MLModel, staged: Path, checked: dict, actor, **fields) -> ModelVersion:
-    stored_name = None
+def _onnx_twin(staged, format, task, input_schema, labels, input_example, allow_pickle):
+    """ONNX fast path: an onnxruntime twin of a scikit-learn artifact, if it agrees."""
+    if format == ArtifactFormat.ONNX or not settings.REGISTRY_ONNX_TWINS:
+        return None, {}
+    predictor = runtimes.load_predictor(
+        staged,
+        format,
+        task=task,
+        input_schema=input_schema,
+        labels=labels,
+        allow_pickle=allow_pickle,
+    )
+    return twins.make_twin(
+        predictor, task=task, input_schema=input_schema, labels=labels, input_example=input_example
+    )
+
+
+def _store_version(
+    *,
+    model: MLModel,
+    staged: Path,
+    checked: dict,
+    actor,
+    twin: bytes | None = None,
+    twin_report: dict | None = None,
+    **fields,
+) -> ModelVersion:
+    stored_name = twin_name = None
     try:
         with transaction.atomic():
             # Lock the model row so concurrent uploads get consecutive numbers.
@@ -230,6 +266,11 @@ def _store_version(*, model: MLModel, staged: Path, checked: dict, actor, **fiel
             with open(staged, "rb") as handle:
                 version.artifact.save("upload", File(handle), save=False)
             stored_name = version.artifact.name
+            version.twin_report = twin_report or {}
+            if twin is not None:
+                version.onnx_twin.save("twin.onnx", ContentFile(twin), save=False)
+                twin_name = version.onnx_twin.name
+                version.twin_sha256 = hashlib.sha256(twin).hexdigest()
             version.save()
             _audit(
                 model,
@@ -242,9 +283,33 @@ def _store_version(*, model: MLModel, staged: Path, checked: dict, actor, **fiel
                 size=version.size,
             )
     except BaseException:
-        if stored_name:
-            version.artifact.storage.delete(stored_name)
+        for name in (stored_name, twin_name):
+            if name:
+                version.artifact.storage.delete(name)
         raise
+    return version
+
+
+@transaction.atomic
+def version_set_price(*, version: ModelVersion, price_per_row: Decimal, actor=None) -> ModelVersion:
+    """Change what a version charges per row; predictions already submitted keep their cost."""
+    if price_per_row < 0:
+        raise ServiceError(
+            "The price must be 0 or more.", fields={"price_per_row": ["Must be 0 or more."]}
+        )
+    old = ModelVersion.objects.filter(pk=version.pk).values_list("price_per_row", flat=True)[0]
+    if old != price_per_row:
+        ModelVersion.objects.filter(pk=version.pk).update(price_per_row=price_per_row)
+        version.price_per_row = price_per_row
+        _audit(
+            version.model,
+            "version_price_changed",
+            _actor(actor),
+            version=version,
+            number=version.number,
+            old=str(old),
+            new=str(price_per_row),
+        )
     return version
 
 

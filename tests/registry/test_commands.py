@@ -25,7 +25,8 @@ def seeded(db):
 
 
 def test_seeding_registers_iris_and_diabetes_in_two_formats(seeded):
-    assert "[1/2] iris" in seeded and "[2/2] diabetes" in seeded
+    assert "1/10 (10%) iris: training" in seeded and "10/10 (100%) diabetes:" in seeded
+    assert seeded.splitlines()[-1].startswith("Seeded iris, diabetes. (")
     for name, task in (("iris", "classification"), ("diabetes", "regression")):
         model = MLModel.objects.get(name=name)
         assert model.task == task

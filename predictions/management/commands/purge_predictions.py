@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlservice.progress import Progress
 from predictions import services
 from predictions.models import TERMINAL, Status
 
@@ -35,21 +36,14 @@ class Command(BaseCommand):
         if Status.PENDING in statuses or Status.RUNNING in statuses:
             raise CommandError("Only finished predictions can be purged.")
 
-        def progress(done: int, total: int) -> None:
-            width = 30
-            filled = int(width * done / total) if total else width
-            self.stdout.write(
-                f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}", ending=""
-            )
-            self.stdout.flush()
-
+        bar = Progress(self, total=0, label="Purging")
         deleted = services.purge(
-            older_than=age, statuses=statuses, batch_size=options["batch_size"], progress=progress
+            older_than=age,
+            statuses=statuses,
+            batch_size=options["batch_size"],
+            progress=lambda done, total: bar.update(done, total),
         )
-        self.stdout.write("")
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Deleted {deleted:,} prediction(s) older than {options['older_than']} "
-                f"({', '.join(statuses)})."
-            )
+        bar.finish(
+            f"Deleted {deleted:,} prediction(s) older than {options['older_than']} "
+            f"({', '.join(statuses)})."
         )

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from mlservice.progress import Progress
 from predictions import services
 
 
@@ -10,14 +11,15 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        self.stdout.write("Reconciling predictions...")
+        # The service works in one pass with no hook for progress; show the stage and timing.
+        bar = Progress(self, total=1, label="Reconciling")
+        bar.update(0, message="pending and stalled predictions...")
         try:
             counts = services.reconcile()
         except Exception as exc:  # Redis down, most likely: say so, no traceback
             raise CommandError(f"Reconcile failed: {exc}") from None
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Enqueued {counts['enqueued']} pending, re-queued {counts['requeued']} stalled, "
-                f"failed {counts['failed']} out of attempts."
-            )
+        bar.update(1)
+        bar.finish(
+            f"Enqueued {counts['enqueued']} pending, re-queued {counts['requeued']} stalled, "
+            f"failed {counts['failed']} out of attempts."
         )

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from mlservice.errors import ServiceError
+from mlservice.progress import Progress
 from registry import services
 from registry.models import ArtifactFormat, MLModel, Task
 
@@ -50,6 +51,7 @@ class Command(BaseCommand):
         example = _read_json(options["example"], "Example")
         labels = _read_json(options["labels"], "Labels")
         metrics = _read_json(options["metrics"], "Metrics") or {}
+        bar = Progress(self, total=2 if options["alias"] else 1, label="Registering")
         try:
             with transaction.atomic():
                 model = MLModel.objects.filter(name=options["name"]).first()
@@ -61,7 +63,7 @@ class Command(BaseCommand):
                     model = services.model_create(
                         name=options["name"], task=options["task"], title=options["title"]
                     )
-                self.stdout.write(f"Validating {options['path']} ({options['format']})...")
+                bar.step(f"validating {options['path']} ({options['format']})...")
                 version = services.version_create(
                     model=model,
                     artifact=options["path"],
@@ -76,6 +78,7 @@ class Command(BaseCommand):
                     trusted_operator=True,
                 )
                 if options["alias"]:
+                    bar.step(f"pointing {options['alias']} at v{version.number}...")
                     services.alias_set(
                         model=model,
                         alias=options["alias"],
@@ -86,9 +89,7 @@ class Command(BaseCommand):
             fields = f" {json.dumps(exc.fields)}" if exc.fields else ""
             raise CommandError(f"{exc.detail}{fields}") from None
         alias = f", {options['alias']} -> v{version.number}" if options["alias"] else ""
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Registered {model.name} v{version.number} ({version.format}, {version.runtime}, "
-                f"sha256 {version.sha256[:12]}){alias}."
-            )
+        bar.finish(
+            f"Registered {model.name} v{version.number} ({version.format}, {version.runtime}, "
+            f"sha256 {version.sha256[:12]}){alias}."
         )

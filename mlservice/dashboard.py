@@ -1,0 +1,61 @@
+"""The staff operations dashboard at /admin/dashboard/: per model version, predictions per day,
+failure rate and p50/p95 latency over a window (?days=7), plus the queue and live workers."""
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpResponseBadRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from mlservice import charts
+from predictions import stats
+
+MAX_DAYS = 90
+WINDOW_CHOICES = (1, 7, 30, 90)
+
+
+@staff_member_required
+def dashboard(request):
+    raw = request.GET.get("days", "7")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        return HttpResponseBadRequest(
+            f"days must be a whole number from 1 to {MAX_DAYS}; got {raw[:20]!r}.",
+            content_type="text/plain",
+        )
+    days = int(raw)
+    today = timezone.now().date()
+    first_day = today - timedelta(days=days - 1)
+    versions = stats.dashboard(first_day=first_day, today=today)
+    day_axis = [first_day + timedelta(days=i) for i in range(days)]
+    active = [v for v in versions if v.total]
+    per_day = charts.line_chart(
+        day_axis,
+        {v.label: [v.per_day.get(day, 0) for day in day_axis] for v in active},
+        title=f"Predictions per day, last {days} days",
+    )
+    latency = charts.bar_chart(
+        [(v.label, [v.e2e_p50, v.e2e_p95, v.inference_p50, v.inference_p95]) for v in active],
+        legend=["end-to-end p50", "end-to-end p95", "inference p50", "inference p95"],
+        title="Latency (seconds)",
+        unit=" s",
+    )
+    failures = charts.bar_chart(
+        [(v.label, [100 * v.failure_rate if v.failure_rate is not None else None]) for v in active],
+        legend=["failed %"],
+        title="Failure rate (%)",
+        unit="%",
+    )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations dashboard",
+        "days": days,
+        "window_choices": WINDOW_CHOICES,
+        "versions": versions,
+        "queue": stats.queue_status(),
+        "per_day_chart": per_day,
+        "latency_chart": latency,
+        "failure_chart": failures,
+    }
+    return TemplateResponse(request, "admin/ops_dashboard.html", context)
