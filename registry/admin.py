@@ -12,6 +12,22 @@ from registry import services
 from registry.models import Alias, AliasMove, ArtifactFormat, AuditEvent, MLModel, ModelVersion
 
 
+def rollback_aliases(model_admin, request, pairs) -> None:
+    """Roll back each (model, alias name), reporting every outcome as an admin message."""
+    for model, alias in pairs:
+        try:
+            moved = services.alias_rollback(
+                model=model, alias=alias, actor=request.user, reason="Rolled back in the admin"
+            )
+            model_admin.message_user(
+                request,
+                f"{model.name}@{alias} rolled back to v{moved.version.number}.",
+                messages.SUCCESS,
+            )
+        except ServiceError as exc:
+            model_admin.message_user(request, f"{model.name}: {exc.detail}", messages.ERROR)
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -107,18 +123,7 @@ class MLModelAdmin(admin.ModelAdmin):
             raise ValidationError(str(exc.detail)) from exc
 
     def _rollback(self, request, queryset, alias):
-        for model in queryset:
-            try:
-                moved = services.alias_rollback(
-                    model=model, alias=alias, actor=request.user, reason="Rolled back in the admin"
-                )
-                self.message_user(
-                    request,
-                    f"{model.name}@{alias} rolled back to v{moved.version.number}.",
-                    messages.SUCCESS,
-                )
-            except ServiceError as exc:
-                self.message_user(request, f"{model.name}: {exc.detail}", messages.ERROR)
+        rollback_aliases(self, request, [(model, alias) for model in queryset])
 
     @admin.action(description="Roll back the production alias to its previous version")
     def rollback_production(self, request, queryset):
@@ -397,21 +402,8 @@ class AliasAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Roll back to the previous version")
     def rollback(self, request, queryset):
-        for alias in queryset.select_related("model"):
-            try:
-                moved = services.alias_rollback(
-                    model=alias.model,
-                    alias=alias.name,
-                    actor=request.user,
-                    reason="Rolled back in the admin",
-                )
-                self.message_user(
-                    request,
-                    f"{alias.model.name}@{alias.name} -> v{moved.version.number}",
-                    messages.SUCCESS,
-                )
-            except ServiceError as exc:
-                self.message_user(request, f"{alias.model.name}: {exc.detail}", messages.ERROR)
+        pairs = [(alias.model, alias.name) for alias in queryset.select_related("model")]
+        rollback_aliases(self, request, pairs)
 
 
 @admin.register(AuditEvent)

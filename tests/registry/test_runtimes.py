@@ -14,7 +14,6 @@ import numpy as np
 import onnx
 import pytest
 import skops.io
-from onnx import TensorProto, helper
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.ensemble import (
@@ -39,7 +38,7 @@ from registry.runtimes import (
     validate_artifact,
 )
 from registry.skops_allowlist import TRUSTED_TYPES
-from tests.registry.conftest import DIABETES, IRIS, malicious_pickle
+from tests.registry.conftest import DIABETES, IRIS, linear_onnx, malicious_pickle
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 WITHOUT_PETAL_WIDTH = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4}
@@ -341,27 +340,9 @@ def test_the_allowlist_covers_the_common_estimator_families(tmp_path, estimator,
 # --- ONNX external data ------------------------------------------------------------------------
 
 
-def _linear_onnx(coef: np.ndarray, intercept: float) -> onnx.ModelProto:
-    """The diabetes regressor as MatMul + Add, its weights in initializers (tensors)."""
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["input", "weights"], ["product"]),
-            helper.make_node("Add", ["product", "bias"], ["variable"]),
-        ],
-        "linear",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, len(coef)])],
-        [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1])],
-        initializer=[
-            onnx.numpy_helper.from_array(coef.reshape(-1, 1).astype(np.float32), "weights"),
-            onnx.numpy_helper.from_array(np.array([intercept], dtype=np.float32), "bias"),
-        ],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-
-
 def test_it_refuses_an_onnx_file_with_external_data(artifacts, tmp_path):
     estimator = artifacts.diabetes_estimator
-    model = _linear_onnx(estimator.coef_, estimator.intercept_)
+    model = linear_onnx(estimator.coef_, estimator.intercept_)
     inline = tmp_path / "inline.onnx"
     onnx.save_model(model, inline)
     assert validate(inline, "onnx", DIABETES)["example_output"]["value"] == pytest.approx(

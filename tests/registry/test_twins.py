@@ -4,25 +4,13 @@ import pytest
 from predictions.cache import PredictorCache
 from registry import demo, services, twins
 from tests.registry.conftest import DIABETES, IRIS
+from tests.registry.test_api import add_version
 
 pytestmark = pytest.mark.django_db
 
 
-def register(model, path, fmt, spec=IRIS, **kwargs):
-    return services.version_create(
-        model=model,
-        artifact=path,
-        format=fmt,
-        input_schema=spec.input_schema,
-        input_example=spec.input_example,
-        labels=spec.labels,
-        trusted_operator=True,
-        **kwargs,
-    )
-
-
 def test_a_skops_classifier_gets_an_onnx_twin_that_serves_it(iris_model, artifacts):
-    version = register(iris_model, artifacts.iris_skops, "skops")
+    version = add_version(iris_model, artifacts.iris_skops, "skops")
     assert version.runtime == "sklearn"
     assert version.serving_runtime == "onnxruntime (twin)"
     assert version.twin_report["kept"] is True
@@ -40,7 +28,7 @@ def test_a_skops_classifier_gets_an_onnx_twin_that_serves_it(iris_model, artifac
 
 
 def test_a_regressor_twin_is_kept_only_within_tolerance(diabetes_model, artifacts):
-    version = register(diabetes_model, artifacts.diabetes_skops, "skops", spec=DIABETES)
+    version = add_version(diabetes_model, artifacts.diabetes_skops, "skops", spec=DIABETES)
     report = version.twin_report
     if report["kept"]:
         assert report["max_relative_diff"] <= twins.TOLERANCE
@@ -85,10 +73,10 @@ def test_an_estimator_skl2onnx_cannot_convert_is_served_as_uploaded(db, tmp_path
 
 def test_twins_can_be_switched_off(iris_model, artifacts, settings):
     settings.REGISTRY_ONNX_TWINS = False
-    version = register(iris_model, artifacts.iris_skops, "skops")
+    version = add_version(iris_model, artifacts.iris_skops, "skops")
     assert version.serving_runtime == "sklearn" and version.twin_report == {}
 
 
 def test_an_onnx_upload_needs_no_twin(iris_model, artifacts):
-    version = register(iris_model, artifacts.iris_onnx, "onnx")
+    version = add_version(iris_model, artifacts.iris_onnx, "onnx")
     assert version.serving_runtime == "onnxruntime" and not version.onnx_twin
