@@ -51,13 +51,21 @@ def enqueue(prediction_id, *, timeout: int) -> bool:
         return False
 
 
+LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
+
+
 def existing_job_ids(job_ids: list[str]) -> set[str]:
-    """Which of these RQ jobs still exist in Redis."""
+    """Which of these RQ jobs are still going to run (or running). A job that ended in RQ's
+    failed or finished state keeps its record for a while, but will never run again."""
     connection = redis_connection()
     pipe = connection.pipeline(transaction=False)
     for job_id in job_ids:
-        pipe.exists(f"rq:job:{job_id}")
-    return {job_id for job_id, found in zip(job_ids, pipe.execute(), strict=True) if found}
+        pipe.hget(f"rq:job:{job_id}", "status")
+    return {
+        job_id
+        for job_id, status in zip(job_ids, pipe.execute(), strict=True)
+        if status in LIVE_JOB_STATUSES
+    }
 
 
 def done_key(prediction_id) -> str:

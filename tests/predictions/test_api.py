@@ -396,6 +396,20 @@ class TestReconcile:
         assert set(Prediction.objects.values_list("status", flat=True)) == {"succeeded"}
         assert Prediction.objects.filter(pk__in=ids, attempts=1).count() == 5
 
+    def test_a_pending_prediction_whose_job_failed_in_rq_is_enqueued_again(
+        self, alice_client, iris
+    ):
+        from mlservice.redis import redis_connection
+        from predictions.queue import get_queue, job_id_for
+
+        prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
+        get_queue().remove(job_id_for(prediction_id))
+        redis_connection().hset(f"rq:job:{job_id_for(prediction_id)}", "status", "failed")
+        Prediction.objects.update(created_at=timezone.now() - timedelta(minutes=1))
+        assert services.reconcile()["enqueued"] == 1
+        run_worker()
+        assert get(alice_client, prediction_id).json()["status"] == "succeeded"
+
     def test_a_prediction_left_running_by_a_dead_worker_is_run_again(self, alice_client, iris):
         prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
         from mlservice.redis import redis_connection
