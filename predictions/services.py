@@ -272,6 +272,19 @@ def _execute_singles(first: Prediction) -> None:
     )
     if not claimed:
         return
+    claimed_by_this_process.clear()
+    claimed_by_this_process.update(str(pk) for pk, _, _ in claimed)
+    _run_claimed(first, claimed, version)
+    # Kept if the job is interrupted (an exception escapes), so the worker can hand them back.
+    claimed_by_this_process.clear()
+
+
+# Single rows the running job claimed; a worker shutting down hands them all back. Workers run
+# one job at a time per process, so a module-level set is enough.
+claimed_by_this_process: set[str] = set()
+
+
+def _run_claimed(first: Prediction, claimed: list, version: ModelVersion) -> None:
     queue.drop_jobs([pk for pk, _, _ in claimed if pk != first.pk])
     started = time.monotonic()
     try:

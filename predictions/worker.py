@@ -100,19 +100,19 @@ class PredictionWorker(SimpleWorker):
                 self._hand_back(job)
 
     def _hand_back(self, job) -> None:
-        from predictions import queue
+        from predictions import queue, services
         from predictions.models import Prediction, Status
 
         # The interrupted job may have left its database connection mid-query.
         connections.close_all()
-        prediction = (
-            Prediction.objects.select_related("version").filter(pk=job.args[0]).first()
-            if job.args
-            else None
+        # The job's own prediction, plus the single rows it claimed alongside (batching).
+        ids = {*(job.args[:1] or []), *services.claimed_by_this_process}
+        services.claimed_by_this_process.clear()
+        running = Prediction.objects.select_related("version").filter(
+            pk__in=ids, status=Status.RUNNING
         )
-        if prediction is None or prediction.status != Status.RUNNING:
-            return  # finished, cancelled, or never claimed: nothing to give back
-        if prediction.release_for_retry():
-            queue.enqueue(prediction.pk, timeout=prediction.version.timeout_seconds)
-            logger.warning("Handed prediction %s back to the queue", prediction.pk)
+        for prediction in running:  # finished or cancelled ones are left as they are
+            if prediction.release_for_retry():
+                queue.enqueue(prediction.pk, timeout=prediction.version.timeout_seconds)
+                logger.warning("Handed prediction %s back to the queue", prediction.pk)
         connections.close_all()

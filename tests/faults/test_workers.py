@@ -177,6 +177,36 @@ def test_sigterm_hands_a_long_batch_back_and_another_worker_finishes_it(
     figure("sigterm_hand_back", f"worker exited {stopped_in:.1f} s after SIGTERM (grace 1 s)")
 
 
+def test_sigterm_hands_back_every_single_row_a_batched_job_claimed(
+    alice_client, slow_batch_model, processes
+):
+    ids = [
+        submit(alice_client, {"model": "sleepy", "input": {"x": 9, "y": i}}).json()["id"]
+        for i in range(3)
+    ]
+    worker = processes.worker(WORKER_SHUTDOWN_GRACE_SECONDS=1)
+    # One job claims all three rows and runs them in one 5 s predict call.
+    wait_until(
+        lambda: Prediction.objects.filter(pk__in=ids, status=Status.RUNNING).count() == 3,
+        60,
+        "the worker never claimed the three rows together",
+        0.02,
+    )
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, log_of(worker)
+    assert set(Prediction.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        Status.PENDING
+    }
+    assert get_queue().count == 3  # all handed back now, not after their lease runs out
+    second = processes.worker(burst=True)
+    assert second.wait(60) == 0, log_of(second)
+    assert [Prediction.objects.get(pk=i).output for i in ids] == [
+        {"value": 9.0},
+        {"value": 10.0},
+        {"value": 11.0},
+    ]
+
+
 def test_sigterm_while_idle_exits_at_once(processes, db):
     worker = processes.worker()
     wait_until(lambda: Worker.all(queue=get_queue()), 60, "the worker never started", 0.1)
