@@ -55,6 +55,7 @@ ENV = {
     "WEB_CONCURRENCY": WEB_PROCESSES,
     "GUNICORN_ACCESS_LOG": "",
     "LOG_LEVEL": "WARNING",
+    "ACCESS_LOG_LEVEL": "WARNING",
     "JWT_ACCESS_LIFETIME_SECONDS": "7200",
     "RQ_LOG_LEVEL": "ERROR",
     # The bench user submits far more than an ordinary user may.

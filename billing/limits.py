@@ -66,6 +66,15 @@ class UsageLimitExceeded(ServiceError):
 
 
 def _limits_for(user) -> tuple[int, int]:
+    # Both limits are checked on every submit: look the overrides up once per request's user.
+    cached = getattr(user, "_usage_limits", None)
+    if cached is not None:
+        return cached
+    user._usage_limits = _lookup_limits(user)
+    return user._usage_limits
+
+
+def _lookup_limits(user) -> tuple[int, int]:
     overrides = (
         Account.objects.filter(user_id=user.pk)
         .values_list("rate_per_minute", "rows_per_day")

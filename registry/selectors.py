@@ -1,3 +1,4 @@
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from mlservice.errors import NotFound
@@ -34,13 +35,28 @@ def model_detail(*, user, name: str) -> MLModel:
 
 
 def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
-    """A version by number or alias name in one query, with its model; None if not found."""
+    """A version by number or alias name, with its model; None if not found.
+
+    This runs on every prediction submit, so the search is one small hand-written query on
+    indexed columns (the ORM's version of the alias join costs several milliseconds here).
+    """
     ref = "production" if ref in (None, "") else ref
     if isinstance(ref, bool):
         return None
-    versions = ModelVersion.objects.select_related("model").filter(model__name=model_name)
-    if not user.is_staff:
-        versions = versions.filter(model__is_archived=False)
+    archived = "" if user.is_staff else "AND NOT m.is_archived"
     if isinstance(ref, int) or str(ref).isdigit():
-        return versions.filter(number=int(ref)).first()
-    return versions.filter(aliases__name=str(ref), aliases__model__name=model_name).first()
+        sql = f"""SELECT v.id FROM registry_modelversion v
+                  JOIN registry_mlmodel m ON m.id = v.model_id
+                  WHERE m.name = %s AND v.number = %s {archived}"""
+        params = [model_name, int(ref)]
+    else:
+        sql = f"""SELECT a.version_id FROM registry_alias a
+                  JOIN registry_mlmodel m ON m.id = a.model_id
+                  WHERE m.name = %s AND a.name = %s {archived}"""
+        params = [model_name, str(ref)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return ModelVersion.objects.select_related("model").get(pk=row[0])
