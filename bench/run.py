@@ -110,7 +110,7 @@ class Stack:
         for _ in range(count):
             self.workers.append(
                 subprocess.Popen(
-                    [PY, "manage.py", "rqworker", "predictions"],
+                    [PY, "manage.py", "rqworker", "predictions", "-v", "0"],
                     cwd=ROOT,
                     env=ENV,
                     stdout=subprocess.DEVNULL,
