@@ -42,7 +42,7 @@ class PredictionQuerySet(models.QuerySet):
         """Claim `first_id` plus up to limit-1 other pending single-row predictions of the same
         version, oldest first, in one statement. Rows another worker holds are skipped (SKIP
         LOCKED), so concurrent workers never claim the same row. Returns
-        [(id, attempts, input)]; empty when `first_id` itself was no longer pending."""
+        [(id, attempts, input)] for every row claimed; empty when there was none."""
         table = Prediction._meta.db_table
         sql = f"""
             WITH picked AS (
@@ -63,8 +63,9 @@ class PredictionQuerySet(models.QuerySet):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
-        if not any(row[0] == first_id for row in rows):
-            return []  # someone else owns the job's own prediction: leave the rest alone
+        # Whatever was claimed is this worker's to finish now, even when another worker got
+        # `first_id` itself: returning them unrun would leave them `running` until their lease
+        # runs out.
         inputs = {row[0]: row[2] for row in rows}
         return [(pk, attempts, _json(inputs[pk])) for pk, attempts, _ in rows]
 

@@ -608,6 +608,29 @@ class TestCrossRequestBatching:
         assert labels == ["setosa", "virginica", "setosa", "virginica", "setosa"]
         assert set(Prediction.objects.values_list("attempts", flat=True)) == {1}
 
+    def test_rows_claimed_while_another_worker_holds_the_jobs_own_row_still_run(
+        self, alice_client, iris
+    ):
+        import psycopg
+        from django.db import connection
+
+        ids = [
+            submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"] for _ in range(3)
+        ]
+        first = Prediction.objects.select_related("version").get(pk=ids[0])
+        dsn = f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}"
+        with psycopg.connect(dsn) as other_worker:  # holds the first row, as a claim would
+            other_worker.execute(
+                "SELECT id FROM predictions_prediction WHERE id = %s FOR UPDATE", [ids[0]]
+            )
+            services._execute_singles(first)
+        statuses = dict(Prediction.objects.values_list("pk", "status"))
+        assert [statuses[Prediction.objects.get(pk=i).pk] for i in ids] == [
+            "pending",
+            "succeeded",
+            "succeeded",
+        ]
+
     def test_a_row_that_breaks_the_model_fails_alone(self, alice_client, exploding):
         good = [
             submit(alice_client, {"model": "exploding", "input": {"x": i, "y": 1}}).json()["id"]
