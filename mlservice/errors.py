@@ -45,6 +45,12 @@ class Conflict(ServiceError):
     default_detail = "The request conflicts with the current state."
 
 
+class PayloadTooLarge(ServiceError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
+
+
 class ServiceUnavailable(ServiceError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "service_unavailable"
@@ -138,12 +144,6 @@ def exception_handler(exc, context):
         # simplejwt puts a list of token failures under "messages": keep the summary only.
         response.data = error_body(code, message, **extra)
     return response
-
-
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
-    default_detail = "The request body is too large."
 
 
 _STATUS_CODES = {

@@ -9,7 +9,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, transaction
 from django.utils import timezone
-from rest_framework import status
 from rq.timeouts import JobTimeoutException
 
 from billing import limits as usage_limits
@@ -35,11 +34,6 @@ class InvalidInput(ServiceError):
 
 class TooManyRows(ServiceError):
     default_code = "too_many_rows"
-
-
-class PayloadTooLarge(ServiceError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
 
 
 class IdempotencyConflict(Conflict):

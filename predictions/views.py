@@ -11,7 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from billing import limits as usage_limits
-from mlservice.errors import Conflict
+from mlservice.errors import Conflict, PayloadTooLarge, ServiceError
 from mlservice.parsers import JSONParser
 from predictions import csvio, selectors, services
 from predictions.models import Prediction, Status
@@ -85,7 +85,10 @@ class PredictionViewSet(viewsets.GenericViewSet):
         usage_limits.check_rate(user=request.user)  # 429 past the per-minute limit
         key = request.headers.get("Idempotency-Key") or None
         if key and len(key) > 255:
-            raise Conflict("Idempotency-Key is longer than 255 characters.", code="invalid")
+            raise ServiceError(
+                "Idempotency-Key is longer than 255 characters.",
+                fields={"Idempotency-Key": ["At most 255 characters."]},
+            )
         if request.content_type.startswith("multipart/"):
             return self._create_from_csv(request, key)
         data = PredictionCreateSerializer(data=request.data)
@@ -107,7 +110,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         if upload.size > settings.PREDICTION_CSV_MAX_BYTES:
-            raise services.PayloadTooLarge(
+            raise PayloadTooLarge(
                 f"The CSV file is larger than {settings.PREDICTION_CSV_MAX_BYTES:,} bytes."
             )
         model_name, version_ref = data.validated_data["model"], data.validated_data["version"]

@@ -313,10 +313,6 @@ def version_set_price(*, version: ModelVersion, price_per_row: Decimal, actor=No
     return version
 
 
-def artifact_path(version: ModelVersion) -> str:
-    return version.artifact.path
-
-
 def resolve_version(model: MLModel, ref: int | str | None) -> ModelVersion:
     """A version by number (`3`, `"3"`) or by alias name (`"production"`); default production."""
     ref = "production" if ref in (None, "") else ref

@@ -269,6 +269,14 @@ class TestIdempotency:
         assert other.status_code == 409
         assert other.json()["error"]["code"] == "idempotency_conflict"
 
+    def test_an_overlong_key_is_a_400_naming_the_header(self, alice_client, iris):
+        response = submit(
+            alice_client, {"model": "iris", "input": SETOSA}, HTTP_IDEMPOTENCY_KEY="k" * 256
+        )
+        assert response.status_code == 400
+        assert "Idempotency-Key" in response.json()["error"]["fields"]
+        assert not Prediction.objects.exists()
+
     def test_keys_are_per_user(self, alice_client, iris):
         bob = client_for(UserFactory(username="bob"))
         a = submit(alice_client, {"model": "iris", "input": SETOSA}, HTTP_IDEMPOTENCY_KEY="k1")

@@ -93,35 +93,13 @@ def write_json(tmp_path: Path, name: str, value) -> str:
     return str(path)
 
 
-def test_register_model_creates_a_model_and_version_with_an_alias(tmp_path, artifacts):
-    out = run(
+def register_args(tmp_path, artifact, fmt: str) -> list[str]:
+    return [
         "register_model",
         "flowers",
-        str(artifacts.iris_onnx),
+        str(artifact),
         "--format",
-        "onnx",
-        "--schema",
-        write_json(tmp_path, "s.json", IRIS.input_schema),
-        "--example",
-        write_json(tmp_path, "e.json", IRIS.input_example),
-        "--labels",
-        write_json(tmp_path, "l.json", IRIS.labels),
-        "--task",
-        "classification",
-        "--alias",
-        "production",
-    )
-    assert "Registered flowers v1 (onnx, onnxruntime" in out
-    assert Alias.objects.get(model__name="flowers", name="production").version.number == 1
-
-
-def test_register_model_fails_with_a_clear_error(tmp_path, artifacts):
-    args = [
-        "register_model",
-        "flowers",
-        str(artifacts.iris_skops),
-        "--format",
-        "onnx",
+        fmt,
         "--schema",
         write_json(tmp_path, "s.json", IRIS.input_schema),
         "--example",
@@ -131,6 +109,16 @@ def test_register_model_fails_with_a_clear_error(tmp_path, artifacts):
         "--task",
         "classification",
     ]
+
+
+def test_register_model_creates_a_model_and_version_with_an_alias(tmp_path, artifacts):
+    out = run(*register_args(tmp_path, artifacts.iris_onnx, "onnx"), "--alias", "production")
+    assert "Registered flowers v1 (onnx, onnxruntime" in out
+    assert Alias.objects.get(model__name="flowers", name="production").version.number == 1
+
+
+def test_register_model_fails_with_a_clear_error(tmp_path, artifacts):
+    args = register_args(tmp_path, artifacts.iris_skops, "onnx")
     with pytest.raises(CommandError, match="not a valid onnx artifact"):
         call_command(*args, stdout=StringIO())
     assert not MLModel.objects.filter(name="flowers").exists()
