@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 from django.conf import settings
+from django.db import connection
 from rest_framework import status
 
 from billing.models import Account
@@ -75,11 +76,13 @@ def _limits_for(user) -> tuple[int, int]:
 
 
 def _lookup_limits(user) -> tuple[int, int]:
-    overrides = (
-        Account.objects.filter(user_id=user.pk)
-        .values_list("rate_per_minute", "rows_per_day")
-        .first()
-    )
+    # One prepared statement: this runs on every submit (see mlservice/rawsql.py).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rate_per_minute, rows_per_day FROM {Account._meta.db_table} WHERE user_id = %s",
+            [user.pk],
+        )
+        overrides = cursor.fetchone()
     rate, rows = overrides or (None, None)
     return (
         settings.PREDICTION_RATE_PER_MINUTE if rate is None else rate,

@@ -39,6 +39,13 @@ class PredictionCSVSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
+_cost_field = Prediction._meta.get_field("cost")
+_COST = serializers.DecimalField(
+    max_digits=_cost_field.max_digits, decimal_places=_cost_field.decimal_places
+)
+_DATETIME = serializers.DateTimeField()
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
@@ -72,6 +79,36 @@ class PredictionSerializer(serializers.ModelSerializer):
             "result_url",
         )
         read_only_fields = fields
+
+    def to_representation(self, prediction):
+        # Hand-written: DRF's field-by-field rendering took a tenth of a submit's time here.
+        # The fields declared above still describe the shape in the OpenAPI schema, and
+        # tests/predictions/test_serializers.py checks both renderings give the same JSON.
+        names = self.Meta.fields
+        data = {
+            "id": str(prediction.pk),
+            "status": prediction.status,
+            "model": prediction.model.name,
+            "version": prediction.version.number,
+            "requested_version": prediction.requested_version,
+            "is_batch": prediction.is_batch,
+            "source": prediction.source,
+            "row_count": prediction.row_count,
+            "cost": _COST.to_representation(prediction.cost),
+            "progress": float(prediction.progress),
+            "input": prediction.input,
+        }
+        if "inputs" in names:
+            data["inputs"] = self.get_inputs(prediction)
+        data["output"] = self.get_output(prediction)
+        data["error"] = prediction.error
+        data["attempts"] = prediction.attempts
+        data["retry_of"] = str(prediction.retry_of_id) if prediction.retry_of_id else None
+        for name in ("created_at", "started_at", "finished_at"):
+            value = getattr(prediction, name)
+            data[name] = None if value is None else _DATETIME.to_representation(value)
+        data["result_url"] = self.get_result_url(prediction)
+        return data
 
     def _inline(self, prediction) -> bool:
         return prediction.is_batch and prediction.row_count <= settings.PREDICTION_INLINE_ROWS

@@ -7,12 +7,13 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
 from rq.timeouts import JobTimeoutException
 
 from billing import limits as usage_limits
 from billing import services as billing
+from mlservice import rawsql
 from mlservice.errors import Conflict, ServiceError
 from predictions import queue
 from predictions.cache import ArtifactTampered, predictors
@@ -169,21 +170,23 @@ def prediction_create(
     prediction.cost = version.price_per_row * prediction.row_count
     quota = usage_limits.take_rows(user=user, rows=prediction.row_count)  # 429 when over
     try:
-        with transaction.atomic():
-            prediction.save(force_insert=True)
-            if batch:
-                _store_chunks(prediction, rows)
-            # Last, so the account row stays locked only until the commit right after; a 402
-            # here rolls the prediction back with it.
-            billing.reserve(
-                user=user,
-                prediction_id=prediction.pk,
-                amount=prediction.cost,
-                rows=prediction.row_count,
-            )
-            transaction.on_commit(
-                lambda: queue.enqueue(prediction.pk, timeout=version.timeout_seconds)
-            )
+        if batch or prediction.cost or connection.in_atomic_block:
+            with transaction.atomic():
+                rawsql.insert(prediction)  # the ORM's save() costs more than the INSERT here
+                if batch:
+                    _store_chunks(prediction, rows)
+                # Last, so the account row stays locked only until the commit right after; a
+                # 402 here rolls the prediction back with it.
+                billing.reserve(
+                    user=user,
+                    prediction_id=prediction.pk,
+                    amount=prediction.cost,
+                    rows=prediction.row_count,
+                )
+        else:
+            # A free single row is one INSERT, atomic on its own: no BEGIN/COMMIT round trips.
+            rawsql.insert(prediction)
+        transaction.on_commit(lambda: queue.enqueue(prediction.pk, timeout=version.timeout_seconds))
     except IntegrityError:
         usage_limits.give_back_rows(quota, prediction.row_count)
         if idempotency_key:  # a concurrent request with the same key won the race

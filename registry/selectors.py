@@ -2,6 +2,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from mlservice.errors import NotFound
+from mlservice.rawsql import Columns
 from registry.models import Alias, MLModel, ModelVersion
 
 
@@ -34,29 +35,34 @@ def model_detail(*, user, name: str) -> MLModel:
     return model
 
 
+VERSION = Columns(ModelVersion, "v")
+MODEL = Columns(MLModel, "m")
+
+
 def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
     """A version by number or alias name, with its model; None if not found.
 
-    This runs on every prediction submit, so the search is one small hand-written query on
-    indexed columns (the ORM's version of the alias join costs several milliseconds here).
+    This runs on every prediction submit, so it is one hand-written statement on indexed columns
+    that returns the version and its model (the ORM's version costs several times the query).
     """
     ref = "production" if ref in (None, "") else ref
     if isinstance(ref, bool):
         return None
     archived = "" if user.is_staff else "AND NOT m.is_archived"
     if isinstance(ref, int) or str(ref).isdigit():
-        sql = f"""SELECT v.id FROM registry_modelversion v
-                  JOIN registry_mlmodel m ON m.id = v.model_id
-                  WHERE m.name = %s AND v.number = %s {archived}"""
+        where = "v.number = %s"
         params = [model_name, int(ref)]
     else:
-        sql = f"""SELECT a.version_id FROM registry_alias a
-                  JOIN registry_mlmodel m ON m.id = a.model_id
-                  WHERE m.name = %s AND a.name = %s {archived}"""
+        where = "v.id = (SELECT a.version_id FROM registry_alias a WHERE a.model_id = m.id AND a.name = %s)"
         params = [model_name, str(ref)]
+    sql = f"""SELECT {VERSION.sql}, {MODEL.sql} FROM registry_modelversion v
+              JOIN registry_mlmodel m ON m.id = v.model_id
+              WHERE m.name = %s AND {where} {archived}"""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    return ModelVersion.objects.select_related("model").get(pk=row[0])
+    version = VERSION.build(row)
+    version.model = MODEL.build(row[VERSION.width :])
+    return version

@@ -1,0 +1,45 @@
+"""The hand-written prediction rendering gives the JSON DRF's generic rendering would."""
+
+import pytest
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+
+from predictions.models import Prediction
+from predictions.serializers import PredictionListSerializer, PredictionSerializer
+from tests.predictions.conftest import SETOSA, VIRGINICA, run_worker, submit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def rendered_both_ways(serializer_class, prediction) -> tuple[bytes, bytes]:
+    serializer = serializer_class(prediction)
+    generic = serializers.ModelSerializer.to_representation(serializer, prediction)
+    return JSONRenderer().render(serializer.data), JSONRenderer().render(generic)
+
+
+def assert_same_json(prediction_id):
+    prediction = Prediction.objects.get(pk=prediction_id)
+    for serializer_class in (PredictionSerializer, PredictionListSerializer):
+        fast, generic = rendered_both_ways(serializer_class, prediction)
+        assert fast == generic  # same keys, same order, same values
+
+
+def test_pending_succeeded_failed_batch_and_retried_predictions_render_the_same(
+    alice_client, iris, exploding, settings
+):
+    settings.PREDICTION_INLINE_ROWS = 2
+    single = submit(alice_client, {"model": "iris", "input": SETOSA}).json()
+    small = submit(alice_client, {"model": "iris", "inputs": [SETOSA, VIRGINICA]}).json()
+    large = submit(alice_client, {"model": "iris", "inputs": [SETOSA] * 3}).json()
+    broken = submit(alice_client, {"model": "exploding", "input": {"x": 101, "y": 2}}).json()
+    for prediction_id in (single["id"], small["id"], large["id"], broken["id"]):
+        assert_same_json(prediction_id)  # pending: no output, no start or finish time
+    run_worker()
+    alice_client.post(f"/api/v1/predictions/{broken['id']}/retry/")
+    retried = Prediction.objects.get(retry_of_id=broken["id"])
+    for prediction in Prediction.objects.all():
+        assert_same_json(prediction.pk)
+    statuses = {str(p.pk): p.status for p in Prediction.objects.all()}
+    assert statuses[str(retried.pk)] == "pending" and str(retried.retry_of_id) == broken["id"]
+    assert {statuses[p["id"]] for p in (single, small, large)} == {"succeeded"}
+    assert Prediction.objects.get(pk=broken["id"]).status == "failed"
