@@ -5,8 +5,8 @@ It runs on every API request; the queryset simplejwt builds costs more than the 
 """
 
 from django.db import connection
-from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings

@@ -78,9 +78,9 @@ def _limits_for(user) -> tuple[int, int]:
 def _lookup_limits(user) -> tuple[int, int]:
     # One prepared statement: this runs on every submit (see mlservice/rawsql.py).
     with connection.cursor() as cursor:
+        table = Account._meta.db_table
         cursor.execute(
-            f"SELECT rate_per_minute, rows_per_day FROM {Account._meta.db_table} WHERE user_id = %s",
-            [user.pk],
+            f"SELECT rate_per_minute, rows_per_day FROM {table} WHERE user_id = %s", [user.pk]
         )
         overrides = cursor.fetchone()
     rate, rows = overrides or (None, None)

@@ -53,7 +53,8 @@ def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
         where = "v.number = %s"
         params = [model_name, int(ref)]
     else:
-        where = "v.id = (SELECT a.version_id FROM registry_alias a WHERE a.model_id = m.id AND a.name = %s)"
+        where = """v.id = (SELECT a.version_id FROM registry_alias a
+                           WHERE a.model_id = m.id AND a.name = %s)"""
         params = [model_name, str(ref)]
     sql = f"""SELECT {VERSION.sql}, {MODEL.sql} FROM registry_modelversion v
               JOIN registry_mlmodel m ON m.id = v.model_id
