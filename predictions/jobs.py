@@ -20,10 +20,11 @@ def run_prediction(prediction_id: str) -> None:
         started = time.monotonic()
         logger.info("Prediction %s: job started", prediction_id)
         services.prediction_execute(prediction_id=prediction_id)
-        status = Prediction.objects.filter(pk=prediction_id).values_list("status", flat=True)
-        logger.info(
-            "Prediction %s: job done, status %s, %.1fms",
-            prediction_id,
-            status.first() or "gone",
-            (time.monotonic() - started) * 1000,
-        )
+        if logger.isEnabledFor(logging.INFO):  # the status costs a query; only for the log
+            status = Prediction.objects.filter(pk=prediction_id).values_list("status", flat=True)
+            logger.info(
+                "Prediction %s: job done, status %s, %.1fms",
+                prediction_id,
+                status.first() or "gone",
+                (time.monotonic() - started) * 1000,
+            )

@@ -15,7 +15,7 @@ from billing import limits as usage_limits
 from billing import services as billing
 from mlservice import rawsql
 from mlservice.errors import Conflict, ServiceError
-from predictions import queue
+from predictions import queue, selectors
 from predictions.cache import ArtifactTampered, predictors
 from predictions.models import Prediction, PredictionChunk, Status
 from registry import selectors as registry_selectors
@@ -225,11 +225,7 @@ def prediction_execute(*, prediction_id: str) -> None:
     prediction no longer pending and returns.
     """
     close_old_connections()
-    prediction = (
-        Prediction.objects.select_related("version", "version__model")
-        .filter(pk=prediction_id)
-        .first()
-    )
+    prediction = selectors.prediction_to_run(prediction_id)
     try:
         if prediction is None or prediction.status != Status.PENDING:
             return
