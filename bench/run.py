@@ -39,6 +39,7 @@ PG = "postgres://postgres@127.0.0.1:5432"
 DSN = f"{PG}/{DB}"
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 OUT = ROOT / "bench" / "out"
+MINIMAL_TABLE = "bench_minimal_insert"
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 ENV = {
@@ -158,9 +159,9 @@ def wait_until(check, seconds: float, what: str):
 TOKEN = ""
 
 
-def call(method: str, path: str, body=None, headers=None, conn=None):
+def call(method: str, path: str, body=None, headers=None, conn=None, port: int = PORT):
     own = conn is None
-    conn = conn or http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
     hdrs = {"Content-Type": "application/json"} if not isinstance(body, bytes) else {}
     if TOKEN:
@@ -174,8 +175,8 @@ def call(method: str, path: str, body=None, headers=None, conn=None):
     return response.status, payload
 
 
-def http_status(method, path):
-    return call(method, path)[0]
+def http_status(method, path, port: int = PORT):
+    return call(method, path, body={} if method == "POST" else None, port=port)[0]
 
 
 def login() -> str:
@@ -208,7 +209,7 @@ def wait_drained(seconds: float = 300):
     )
 
 
-def wrk(seconds: int, clients: int = CLIENTS) -> dict:
+def wrk(seconds: int, clients: int = CLIENTS, port: int = PORT) -> dict:
     done = subprocess.run(
         [
             "wrk",
@@ -218,7 +219,7 @@ def wrk(seconds: int, clients: int = CLIENTS) -> dict:
             "--latency",
             "-s",
             str(ROOT / "bench/post.lua"),
-            f"http://127.0.0.1:{PORT}/api/v1/predictions/",
+            f"http://127.0.0.1:{port}/api/v1/predictions/",
         ],
         env={**os.environ, "TOKEN": TOKEN},
         capture_output=True,
@@ -290,9 +291,48 @@ def scenario_e2e(stack: Stack) -> dict:
 
 
 def scenario_submit(stack: Stack) -> dict:
+    """The API alone: no worker competes for the cores (end to end measures them together)."""
+    stack.stop_workers()
     reset_predictions()
     result = wrk(10)
     reset_predictions()
+    stack.start_workers()
+    return {k: result[k] for k in ("rps", "p50_ms", "p99_ms", "non2xx")}
+
+
+def scenario_submit_ceiling(stack: Stack) -> dict:
+    """Django + DRF answering the same POST with one INSERT and nothing else (no auth, no
+    validation, no queue), on the same gunicorn settings: what the framework itself allows."""
+    stack.stop_workers()
+    sql(f"DROP TABLE IF EXISTS {MINIMAL_TABLE}")
+    sql(f"CREATE TABLE {MINIMAL_TABLE} (id uuid PRIMARY KEY, body jsonb NOT NULL)")
+    port = PORT + 1
+    web = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "bench.minimal_django:application",
+            "-c",
+            "python:mlservice.gunicorn_conf",
+        ],
+        cwd=ROOT,
+        env={**ENV, "PORT": str(port), "BENCH_MINIMAL_DB": DB},
+        stdout=subprocess.DEVNULL,
+        stderr=open(OUT / "minimal.log", "w"),
+    )
+    try:
+        wait_until(
+            lambda: http_status("POST", "/api/v1/predictions/", port=port) == 202,
+            60,
+            "the minimal Django app",
+        )
+        result = wrk(10, port=port)
+        inserted = sql(f"SELECT count(*) FROM {MINIMAL_TABLE}")[0][0]
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+        sql(f"DROP TABLE IF EXISTS {MINIMAL_TABLE}")
+        stack.start_workers()
+    assert inserted >= result["requests"] - result["non2xx"], inserted
     return {k: result[k] for k in ("rps", "p50_ms", "p99_ms", "non2xx")}
 
 
@@ -623,6 +663,7 @@ def machine() -> str:
 
 def write_report(results: dict, started: str, seconds: float) -> None:
     e2e, sub, wait_ = results["e2e"], results["submit"], results["wait"]
+    ceil = results["submit_ceiling"]
     bj, bc, dr, ref = (
         results["batch_json"],
         results["batch_csv"],
@@ -652,8 +693,12 @@ def write_report(results: dict, started: str, seconds: float) -> None:
         f"{-int(e2e['lost'][2])}, requests in flight when wrk stopped) | target "
         f"900/s (MLServer here: 920 req/s) | {e2e['completed_per_s'][0] / 900:.2f}x target |",
         f"| 2. Submit only (`POST /api/v1/predictions/`, {CLIENTS} clients, 10 s, workers "
-        f"running) | {fmt(sub['rps'])} req/s; p50 {fmt(sub['p50_ms'], 1)} ms, p99 "
+        f"stopped) | {fmt(sub['rps'])} req/s; p50 {fmt(sub['p50_ms'], 1)} ms, p99 "
         f"{fmt(sub['p99_ms'], 1)} ms | target 1,200 req/s | {sub['rps'][0] / 1200:.2f}x |",
+        f"| 2b. Framework ceiling: Django + DRF, the same POST answered with one INSERT only "
+        f"(`bench/minimal_django.py`, same gunicorn settings) | {fmt(ceil['rps'])} req/s; p50 "
+        f"{fmt(ceil['p50_ms'], 1)} ms | submit (2) is "
+        f"{sub['rps'][0] / ceil['rps'][0]:.2f}x of it | - |",
         f"| 3. `?wait` latency, 1 client (GET after POST) | p50 {fmt(wait_['wait_p50_ms'], 1)}"
         f" ms, p99 {fmt(wait_['wait_p99_ms'], 1)} ms; POST+GET p50 "
         f"{fmt(wait_['round_p50_ms'], 1)} ms | target p50 <= 15 ms | "
@@ -716,6 +761,7 @@ def main() -> None:
         scenarios = [
             ("e2e", scenario_e2e),
             ("submit", scenario_submit),
+            ("submit_ceiling", scenario_submit_ceiling),
             ("wait", scenario_wait),
             ("batch_json", scenario_batch_json),
             ("batch_csv", scenario_batch_csv),
