@@ -1,10 +1,16 @@
-"""JWT authentication whose user lookup is one prepared statement instead of a queryset.
+"""JWT authentication for every API request, at a fraction of simplejwt's cost per request.
 
-It runs on every API request; the queryset simplejwt builds costs more than the query
-(see mlservice/rawsql.py). The checks are simplejwt's: the user must exist and be active.
+- A validated access token is remembered by its exact bytes until it expires: a client sends the
+  same token for minutes, and decoding and checking it again costs more than the query below.
+  Expiry is still checked on every request; access tokens are not blacklisted (simplejwt checks
+  the blacklist on refresh tokens only), so nothing else can change a token's validity.
+- The user is one prepared statement instead of a queryset, and brings the account's usage-limit
+  overrides along (billing.limits needs them on every submit). The checks are simplejwt's: the
+  user must exist and be active.
 """
 
-from django.db import connection
+import time
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
@@ -12,13 +18,30 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 
 from accounts.models import User
-from mlservice.rawsql import Columns
+from billing.models import Account
+from mlservice import rawsql
 
-USER = Columns(User, "u")
-USER_SQL = f"SELECT {USER.sql} FROM {User._meta.db_table} u WHERE u.id = %s"
+USER = rawsql.Columns(User, "u")
+USER_SQL = f"""SELECT {USER.sql}, a.rate_per_minute, a.rows_per_day
+               FROM {User._meta.db_table} u
+               LEFT JOIN {Account._meta.db_table} a ON a.user_id = u.id
+               WHERE u.id = %s"""
+
+VALIDATED_TOKENS_MAX = 10_000
+_validated_tokens: dict[bytes, object] = {}
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
+    def get_validated_token(self, raw_token):
+        token = _validated_tokens.get(raw_token)
+        if token is not None and time.time() < token["exp"]:
+            return token
+        token = super().get_validated_token(raw_token)  # 401 when invalid or expired
+        if len(_validated_tokens) >= VALIDATED_TOKENS_MAX:
+            _validated_tokens.clear()
+        _validated_tokens[raw_token] = token
+        return token
+
     def get_user(self, validated_token):
         if api_settings.USER_ID_FIELD != "id" or api_settings.CHECK_REVOKE_TOKEN:
             return super().get_user(validated_token)
@@ -26,14 +49,14 @@ class JWTAuthentication(SimpleJWTAuthentication):
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
             raise InvalidToken(_("Token contained no recognizable user identification")) from None
-        with connection.cursor() as cursor:
-            cursor.execute(USER_SQL, [user_id])
-            row = cursor.fetchone()
+        row = rawsql.fetchone(USER_SQL, [user_id])
         if row is None:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         user = USER.build(row)
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
+        # (rate_per_minute, rows_per_day), None where the account keeps the default.
+        user.usage_limit_overrides = row[USER.width :]
         return user
 
 

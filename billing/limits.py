@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 from django.conf import settings
-from django.db import connection
 from rest_framework import status
 
 from billing.models import Account
+from mlservice import rawsql
 from mlservice.errors import ServiceError
 from mlservice.redis import redis_connection
 
@@ -67,27 +67,23 @@ class UsageLimitExceeded(ServiceError):
 
 
 def _limits_for(user) -> tuple[int, int]:
-    # Both limits are checked on every submit: look the overrides up once per request's user.
+    # Both limits are checked on every submit: the overrides are looked up once per request's
+    # user; accounts.authentication brings them along with the user.
     cached = getattr(user, "_usage_limits", None)
     if cached is not None:
         return cached
-    user._usage_limits = _lookup_limits(user)
-    return user._usage_limits
-
-
-def _lookup_limits(user) -> tuple[int, int]:
-    # One prepared statement: this runs on every submit (see mlservice/rawsql.py).
-    with connection.cursor() as cursor:
+    overrides = getattr(user, "usage_limit_overrides", None)
+    if overrides is None:
         table = Account._meta.db_table
-        cursor.execute(
+        overrides = rawsql.fetchone(
             f"SELECT rate_per_minute, rows_per_day FROM {table} WHERE user_id = %s", [user.pk]
-        )
-        overrides = cursor.fetchone()
-    rate, rows = overrides or (None, None)
-    return (
+        ) or (None, None)
+    rate, rows = overrides
+    user._usage_limits = (
         settings.PREDICTION_RATE_PER_MINUTE if rate is None else rate,
         settings.PREDICTION_ROWS_PER_DAY if rows is None else rows,
     )
+    return user._usage_limits
 
 
 def _run(script: str, key: str, *args):

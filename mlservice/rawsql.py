@@ -5,11 +5,34 @@ Building a queryset costs this machine about 0.3 ms per statement before Postgre
 the field converters of a model once; `insert` writes a new instance the way `save()` would
 (defaults, `auto_now_add`, the same value preparation) from a statement built once per model.
 Everything else keeps using the ORM.
+
+The statements run on a plain psycopg cursor of Django's connection (server-side parameter
+binding, which psycopg prepares after a few uses) with Django's checks around it: the health
+check, the broken-transaction check and Django's exception classes. They are not in
+`connection.queries`.
 """
 
+import contextlib
 import functools
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection
+
+
+@contextlib.contextmanager
+def cursor():
+    """A server-side-binding psycopg cursor on Django's connection, inside its transaction."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+        yield raw
+
+
+def fetchone(sql: str, params) -> tuple | None:
+    with cursor() as raw:
+        raw.execute(sql, params)
+        return raw.fetchone()
 
 
 class Columns:
@@ -62,7 +85,7 @@ def insert(instance) -> None:
         field.get_db_prep_save(field.pre_save(instance, True), connection=connection)
         for field in fields
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    with cursor() as raw:
+        raw.execute(sql, params)
     instance._state.adding = False
     instance._state.db = DEFAULT_DB_ALIAS

@@ -1,13 +1,12 @@
 from datetime import datetime
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 from rest_framework.exceptions import ValidationError
 
+from mlservice import rawsql
 from mlservice.errors import NotFound
-from mlservice.rawsql import Columns
 from predictions.models import Prediction, Status
 from registry.selectors import MODEL, VERSION
 
@@ -60,7 +59,7 @@ def prediction_get(*, user, prediction_id) -> Prediction:
     return prediction
 
 
-PREDICTION = Columns(Prediction, "p")
+PREDICTION = rawsql.Columns(Prediction, "p")
 
 
 def prediction_to_run(prediction_id) -> Prediction | None:
@@ -71,9 +70,7 @@ def prediction_to_run(prediction_id) -> Prediction | None:
               JOIN registry_modelversion v ON v.id = p.version_id
               JOIN registry_mlmodel m ON m.id = v.model_id
               WHERE p.id = %s"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [str(prediction_id)])
-        row = cursor.fetchone()
+    row = rawsql.fetchone(sql, [str(prediction_id)])
     if row is None:
         return None
     prediction = PREDICTION.build(row)

@@ -1,8 +1,7 @@
-from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
+from mlservice import rawsql
 from mlservice.errors import NotFound
-from mlservice.rawsql import Columns
 from registry.models import Alias, MLModel, ModelVersion
 
 
@@ -35,8 +34,8 @@ def model_detail(*, user, name: str) -> MLModel:
     return model
 
 
-VERSION = Columns(ModelVersion, "v")
-MODEL = Columns(MLModel, "m")
+VERSION = rawsql.Columns(ModelVersion, "v")
+MODEL = rawsql.Columns(MLModel, "m")
 
 
 def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
@@ -59,9 +58,7 @@ def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
     sql = f"""SELECT {VERSION.sql}, {MODEL.sql} FROM registry_modelversion v
               JOIN registry_mlmodel m ON m.id = v.model_id
               WHERE m.name = %s AND {where} {archived}"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = rawsql.fetchone(sql, params)
     if row is None:
         return None
     version = VERSION.build(row)

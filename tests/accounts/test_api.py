@@ -197,6 +197,19 @@ class TestTokensThatMustNotWork:
         user.save()
         assert_error(self.me_with(api_client, token), 401)
 
+    def test_a_token_that_worked_is_refused_once_it_expires(self, api_client, user):
+        token = AccessToken.for_user(user)
+        token.set_exp(lifetime=timedelta(seconds=1))
+        assert self.me_with(api_client, token).status_code == 200  # now remembered as valid
+        time.sleep(1.1)
+        assert_error(self.me_with(api_client, token), 401, "token_not_valid")
+
+    def test_a_token_that_worked_is_refused_once_its_user_is_deactivated(self, api_client, user):
+        token = AccessToken.for_user(user)
+        assert self.me_with(api_client, token).status_code == 200
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        assert_error(self.me_with(api_client, token), 401)
+
 
 class TestCurrentUser:
     def test_it_shows_the_current_user(self, user_client, user):
