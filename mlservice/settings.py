@@ -97,6 +97,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "mlservice.db"
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", 5))
+# Server-side prepared statements for the hand-written hot-path statements (mlservice/rawsql.py;
+# the ORM's client-side-binding cursors never prepare): PostgreSQL plans the version lookup in
+# more time than it runs it. "off" for a pooler that cannot keep them (PgBouncer < 1.21 in
+# transaction mode).
+_prepare = env.str("DB_PREPARE_THRESHOLD", default="5")
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None if _prepare == "off" else int(_prepare)
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {

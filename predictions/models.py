@@ -4,9 +4,11 @@ import json
 import uuid
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+
+from mlservice import rawsql
 
 
 class Status(models.TextChoices):
@@ -55,12 +57,12 @@ class PredictionQuerySet(models.QuerySet):
             )
             UPDATE {table} AS p
             SET status = 'running', started_at = now(), attempts = p.attempts + 1,
-                lease_expires_at = now() + make_interval(secs => %(lease)s)
+                lease_expires_at = now() + make_interval(secs => %(lease)s::float8)
             FROM picked WHERE p.id = picked.id
             RETURNING p.id, p.attempts, p.input
         """
         params = {"first": first_id, "version": version_id, "limit": limit, "lease": lease_seconds}
-        with connection.cursor() as cursor:
+        with rawsql.cursor() as cursor:  # prepared: every job runs it
             cursor.execute(sql, params)
             rows = cursor.fetchall()
         # Whatever was claimed is this worker's to finish now, even when another worker got
@@ -86,7 +88,7 @@ class PredictionQuerySet(models.QuerySet):
             WHERE p.id = v.id AND p.status = 'running' AND p.attempts = v.attempts
             RETURNING p.id, p.cost
         """
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), rawsql.cursor() as cursor:
             cursor.execute(sql, params)
             written = cursor.fetchall()
             # Charged predictions capture their credits in the same transaction as the status.
