@@ -72,20 +72,36 @@ class Columns:
 
 @functools.cache
 def _insert_sql(model) -> tuple[str, tuple]:
-    fields = tuple(model._meta.concrete_fields)
+    # A primary key the database generates (AutoField) is left out; one set in Python is not.
+    pk = model._meta.pk
+    fields = tuple(f for f in model._meta.concrete_fields if f is not pk or pk.has_default())
     names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     marks = ", ".join(["%s"] * len(fields))
     return f"INSERT INTO {model._meta.db_table} ({names}) VALUES ({marks})", fields
 
 
-def insert(instance) -> None:
-    """INSERT a new instance whose primary key is set in Python (e.g. a UUID default)."""
-    sql, fields = _insert_sql(type(instance))
-    params = [
+def _params(instance, fields) -> list:
+    return [
         field.get_db_prep_save(field.pre_save(instance, True), connection=connection)
         for field in fields
     ]
+
+
+def insert(instance) -> None:
+    """INSERT a new instance whose primary key is set in Python (e.g. a UUID default)."""
+    sql, fields = _insert_sql(type(instance))
     with cursor() as raw:
-        raw.execute(sql, params)
+        raw.execute(sql, _params(instance, fields))
     instance._state.adding = False
     instance._state.db = DEFAULT_DB_ALIAS
+
+
+def insert_many(instances: list) -> None:
+    """INSERT new instances of one model in one pipelined round of statements. (Django 5.2's
+    bulk_create sends them as UNNEST arrays, whose text escaping of large JSON values cost a
+    100,000-row CSV upload half a second here.) Generated keys are not read back."""
+    if not instances:
+        return
+    sql, fields = _insert_sql(type(instances[0]))
+    with cursor() as raw:
+        raw.executemany(sql, [_params(instance, fields) for instance in instances])

@@ -202,14 +202,13 @@ def prediction_create(
 
 def _store_chunks(prediction: Prediction, rows: list[dict]) -> None:
     size = settings.PREDICTION_CHUNK_ROWS
-    PredictionChunk.objects.bulk_create(
+    rawsql.insert_many(
         [
             PredictionChunk(
                 prediction=prediction, seq=seq, start=start, inputs=rows[start : start + size]
             )
             for seq, start in enumerate(range(0, len(rows), size))
-        ],
-        batch_size=10,
+        ]
     )
 
 
