@@ -358,7 +358,7 @@ def _run_batch(prediction: Prediction, predictor, started: float, timeout: int) 
         chunk = PredictionChunk.objects.only("inputs", "start").get(pk=chunk_id)
         outputs = predictor.predict(chunk.inputs)
         _check_deadline(started, timeout)
-        PredictionChunk.objects.filter(pk=chunk_id).update(outputs=outputs)
+        _store_chunk_outputs(chunk_id, outputs)
         done = chunk.start + len(outputs)
         still_running = Prediction.objects.filter(
             pk=prediction.pk, status=Status.RUNNING, attempts=prediction.attempts
@@ -366,6 +366,19 @@ def _run_batch(prediction: Prediction, predictor, started: float, timeout: int) 
         if not still_running:  # cancelled (or taken over) meanwhile: stop here
             return False
     return prediction.mark_succeeded(None)
+
+
+_OUTPUTS = PredictionChunk._meta.get_field("outputs")
+
+
+def _store_chunk_outputs(chunk_id: int, outputs: list) -> None:
+    # Bound on the server: the ORM's update quoted the ~1 MB JSON literal of a 10,000-row chunk
+    # in Python (a quarter of a 100,000-row batch's run time here).
+    with rawsql.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {PredictionChunk._meta.db_table} SET outputs = %s WHERE id = %s",
+            [_OUTPUTS.get_db_prep_save(outputs, connection=connection), chunk_id],
+        )
 
 
 # --- User actions ------------------------------------------------------------------------------

@@ -131,12 +131,50 @@ def build_matrix(
     finite, or outside the feature's declared type, bounds or enum. Keys that are not features
     are ignored here: whether to reject or drop them is the API's decision (per version).
     """
+    fast = _fast_matrix(rows, input_schema)
+    if fast is not None:
+        return fast.astype(dtype, copy=False)
     matrix = np.empty((len(rows), len(input_schema)), dtype=np.float64)
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise ValueError(f"row {index}: expected an object of feature values")
         matrix[index] = [_feature_value(feature, row, index) for feature in input_schema]
     return matrix.astype(dtype, copy=False)
+
+
+_PLAIN_NUMBERS = (int, float)
+
+
+def _fast_matrix(rows: Sequence[Mapping[str, Any]], input_schema: list[dict]) -> np.ndarray | None:
+    """The matrix, checked column by column with numpy, when every row is a dict of plain ints
+    and floats within the schema; None when anything is off, and the per-value path below then
+    finds and names the problem. (Per value, the checks cost 4 us each: 1.6 s for 100,000
+    rows of 4 features on this machine.)"""
+    names = [feature["name"] for feature in input_schema]
+    try:
+        values = [[row[name] for name in names] for row in rows]
+    except (KeyError, TypeError):
+        return None
+    # Exact types: bool (an int subclass), str, None and numpy scalars take the slow path.
+    if not all(type(v) in _PLAIN_NUMBERS for row in values for v in row):
+        return None
+    matrix = np.array(values, dtype=np.float64).reshape(len(rows), len(names))
+    if not np.isfinite(matrix).all():
+        return None
+    for column, feature in enumerate(input_schema):
+        kind = feature.get("type", "number")
+        if kind == "boolean":
+            return None
+        values_of = matrix[:, column]
+        if kind == "integer" and not (values_of == np.round(values_of)).all():
+            return None
+        if feature.get("minimum") is not None and (values_of < feature["minimum"]).any():
+            return None
+        if feature.get("maximum") is not None and (values_of > feature["maximum"]).any():
+            return None
+        if feature.get("enum") is not None and not np.isin(values_of, feature["enum"]).all():
+            return None
+    return matrix
 
 
 def _feature_value(feature: dict, row: Mapping[str, Any], index: int) -> float:
@@ -237,20 +275,28 @@ class Predictor:
             return [{"value": value} for value in values.reshape(-1).tolist()]
         predicted, probabilities = self._classify(matrix)
         probabilities = _finite(probabilities, len(rows) * len(self._names), what="probabilities")
-        return [
-            self._classification_output(label, row)
-            for label, row in zip(predicted, probabilities.reshape(len(rows), -1), strict=True)
+        # Columns reordered to the labels' order once, then one list per row (tolist() is C).
+        model_order = list(self._names.values())
+        by_label = probabilities.reshape(len(rows), -1)[
+            :, [model_order.index(name) for name in self.labels]
         ]
+        labels, names = self.labels, {}  # a model predicts few distinct classes: look up once
+        outputs = []
+        for predicted_class, row in zip(predicted, by_label.tolist(), strict=True):
+            label = names.get(predicted_class)
+            if label is None:
+                label = names[predicted_class] = self._label_of(predicted_class)
+            outputs.append({"label": label, "probabilities": dict(zip(labels, row, strict=True))})
+        return outputs
 
-    def _classification_output(self, predicted: Any, probabilities: np.ndarray) -> dict:
+    def _label_of(self, predicted: Any) -> str:
         label = self._names.get(_class_key(predicted))
         if label is None:
             raise ArtifactError(
                 f"the model predicted the class {predicted!r}, which has no label",
                 code="labels_mismatch",
             )
-        by_name = dict(zip(self._names.values(), probabilities.tolist(), strict=True))
-        return {"label": label, "probabilities": {name: by_name[name] for name in self.labels}}
+        return label
 
     def _regress(self, matrix: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -552,3 +552,36 @@ def test_build_matrix_follows_the_schema_order_and_types():
         build_matrix([{**rows[0], "region": 4}], schema)
     with pytest.raises(ValueError, match="'smoker' must be true or false"):
         build_matrix([{**rows[0], "smoker": 2}], schema)
+
+
+NUMERIC_SCHEMA = [
+    {"name": "x", "type": "number", "minimum": -10, "maximum": 10},
+    {"name": "n", "type": "integer", "enum": [1, 2, 3]},
+]
+
+
+def test_a_large_clean_batch_builds_the_same_matrix_as_row_by_row():
+    rows = [{"n": 1 + i % 3, "x": (i % 200) / 10 - 9.95} for i in range(20_000)]
+    expected = np.array([[row["x"], row["n"]] for row in rows], dtype=np.float64)
+
+    np.testing.assert_array_equal(build_matrix(rows, NUMERIC_SCHEMA), expected)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"x": "5", "n": 1}, "'x' must be a number, got '5'"),
+        ({"x": True, "n": 1}, "'x' must be a number, got True"),
+        ({"x": float("nan"), "n": 1}, "'x' must be finite"),
+        ({"x": 10.5, "n": 1}, "'x' must be <= 10"),
+        ({"x": 0.0, "n": 1.5}, "'n' must be an integer"),
+        ({"x": 0.0, "n": 4}, "'n' must be one of"),
+        ({"n": 1}, "'x' is missing"),
+    ],
+)
+def test_one_bad_value_deep_in_a_large_batch_is_named_with_its_row(bad, message):
+    rows = [{"x": 1.0, "n": 2} for _ in range(20_000)]
+    rows[12_345] = bad
+
+    with pytest.raises(ValueError, match=f"row 12345: feature {message}"):
+        build_matrix(rows, NUMERIC_SCHEMA)
