@@ -11,8 +11,6 @@ bench`: it explains its figures.
 
 import collections
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -78,26 +76,11 @@ def main() -> None:
     run.manage("migrate", "--no-input", "-v", "0")
     run.manage("seed_demo_models")
     if "--minimal" in sys.argv:
-        run.sql(f"CREATE TABLE {run.MINIMAL_TABLE} (id uuid PRIMARY KEY, body jsonb NOT NULL)")
-        port = run.PORT + 1
-        web = subprocess.Popen(
-            [str(run.ROOT / ".venv/bin/gunicorn"), "bench.minimal_django:application"]
-            + ["-c", "python:mlservice.gunicorn_conf"],
-            cwd=run.ROOT,
-            env={**run.ENV, "PORT": str(port), "BENCH_MINIMAL_DB": run.DB},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        web = run.start_minimal_app(run.PORT + 1)
         try:
-            run.wait_until(
-                lambda: run.http_status("POST", "/api/v1/predictions/", port=port) == 202,
-                60,
-                "the minimal app",
-            )
-            report(*measure(port))
+            report(*measure(run.PORT + 1))
         finally:
-            web.send_signal(signal.SIGTERM)
-            web.wait(30)
+            run.stop_minimal_app(web)
         return
     stack = run.Stack()
     try:

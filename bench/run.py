@@ -300,13 +300,10 @@ def scenario_submit(stack: Stack) -> dict:
     return {k: result[k] for k in ("rps", "p50_ms", "p99_ms", "non2xx")}
 
 
-def scenario_submit_ceiling(stack: Stack) -> dict:
-    """Django + DRF answering the same POST with one INSERT and nothing else (no auth, no
-    validation, no queue), on the same gunicorn settings: what the framework itself allows."""
-    stack.stop_workers()
+def start_minimal_app(port: int) -> subprocess.Popen:
+    """bench/minimal_django.py on the project's gunicorn settings, with a fresh table."""
     sql(f"DROP TABLE IF EXISTS {MINIMAL_TABLE}")
     sql(f"CREATE TABLE {MINIMAL_TABLE} (id uuid PRIMARY KEY, body jsonb NOT NULL)")
-    port = PORT + 1
     web = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
@@ -319,18 +316,31 @@ def scenario_submit_ceiling(stack: Stack) -> dict:
         stdout=subprocess.DEVNULL,
         stderr=open(OUT / "minimal.log", "w"),
     )
+    wait_until(
+        lambda: http_status("POST", "/api/v1/predictions/", port=port) == 202,
+        60,
+        "the minimal Django app",
+    )
+    return web
+
+
+def stop_minimal_app(web: subprocess.Popen) -> None:
+    web.send_signal(signal.SIGTERM)
+    web.wait(timeout=30)
+    sql(f"DROP TABLE IF EXISTS {MINIMAL_TABLE}")
+
+
+def scenario_submit_ceiling(stack: Stack) -> dict:
+    """Django + DRF answering the same POST with one INSERT and nothing else (no auth, no
+    validation, no queue), on the same gunicorn settings: what the framework itself allows."""
+    stack.stop_workers()
+    port = PORT + 1
+    web = start_minimal_app(port)
     try:
-        wait_until(
-            lambda: http_status("POST", "/api/v1/predictions/", port=port) == 202,
-            60,
-            "the minimal Django app",
-        )
         result = wrk(10, port=port)
         inserted = sql(f"SELECT count(*) FROM {MINIMAL_TABLE}")[0][0]
     finally:
-        web.send_signal(signal.SIGTERM)
-        web.wait(timeout=30)
-        sql(f"DROP TABLE IF EXISTS {MINIMAL_TABLE}")
+        stop_minimal_app(web)
         stack.start_workers()
     assert inserted >= result["requests"] - result["non2xx"], inserted
     return {k: result[k] for k in ("rps", "p50_ms", "p99_ms", "non2xx")}

