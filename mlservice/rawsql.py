@@ -39,10 +39,9 @@ class Columns:
     """A model's columns in a SELECT, and the instance built back from them (with the same
     conversions the ORM applies, e.g. JSON text to Python objects)."""
 
-    def __init__(self, model, alias: str, fields: tuple[str, ...] | None = None):
-        meta = model._meta
+    def __init__(self, model, alias: str):
         self.model = model
-        self.fields = [meta.get_field(name) for name in fields] if fields else meta.concrete_fields
+        self.fields = model._meta.concrete_fields
         self.attnames = [field.attname for field in self.fields]
         self.sql = ", ".join(f'{alias}."{field.column}"' for field in self.fields)
         self.width = len(self.fields)
@@ -62,7 +61,7 @@ class Columns:
         return self._converters
 
     def build(self, values):
-        """The instance for this model's slice of a result row (deferred for fields not read)."""
+        """The instance for this model's slice of a result row."""
         values = list(values[: self.width])
         for index, column, converters in self._prepare():
             for convert in converters:

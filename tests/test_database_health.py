@@ -39,3 +39,17 @@ def test_a_connection_the_server_terminated_is_found_unusable_and_replaced():
     with connection.cursor() as cursor:  # a request's first query reconnects
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+def test_hand_written_statements_are_prepared_on_the_server_after_a_few_uses():
+    from mlservice import rawsql
+
+    def prepared() -> int:
+        return rawsql.fetchone(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%41 + %"],
+        )[0]
+
+    for _ in range(settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] + 1):
+        assert rawsql.fetchone("SELECT 41 + %s::int", [1]) == (42,)
+    assert prepared() == 1
