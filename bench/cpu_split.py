@@ -89,6 +89,18 @@ def main() -> None:
             stack.start_workers()
         run.TOKEN = run.login()
         report(*measure(run.PORT))
+        if "--workers" in sys.argv:
+            time.sleep(2)
+            connection = redis.Redis.from_url(run.REDIS_URL)
+            jobs = sum(
+                int(connection.hget(key, "successful_job_count") or 0)
+                for key in connection.keys("rq:worker:*")
+                if connection.type(key) == b"hash"
+            )
+            done = run.sql(
+                "SELECT count(*) FROM predictions_prediction WHERE status = 'succeeded'"
+            )[0][0]
+            print(f"  {done} predictions succeeded in {jobs} RQ jobs")
     finally:
         stack.stop()
 
