@@ -157,6 +157,21 @@ _STATUS_CODES = {
 }
 
 
+def error_response(exc: Exception, request):
+    """The common-shape answer to `exc`, for a plain Django view on the API (DRF views get it
+    from EXCEPTION_HANDLER)."""
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.response import Response
+
+    response = exception_handler(exc, {"request": request, "view": None})
+    if isinstance(response, Response):
+        response.accepted_renderer = JSONRenderer()
+        response.accepted_media_type = "application/json"
+        response.renderer_context = {}
+        response.render()
+    return response
+
+
 class ApiErrorMiddleware:
     """Under /api/, turn Django's own HTML error pages and uncaught exceptions into JSON.
 

@@ -1,8 +1,11 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from predictions.views import PredictionViewSet
+from predictions.views import PredictionViewSet, predictions_root
 
 router = SimpleRouter()
 router.register("predictions", PredictionViewSet, basename="prediction")
 
-urlpatterns = router.urls
+# The collection URL first: its single-row JSON submits take the lean lane, the rest reach the
+# viewset (whose route below still documents the endpoint in the OpenAPI schema).
+urlpatterns = [path("predictions/", predictions_root, name="prediction-root"), *router.urls]
