@@ -118,3 +118,15 @@ def test_a_deactivated_user_cannot_submit_through_the_lean_view(alice, iris):
     alice.save()
     response = lean(client, {"model": "iris", "input": SETOSA})
     assert response.status_code == 401
+
+
+def test_request_metrics_name_the_submit_as_before(client, alice_client, iris):
+    from tests.predictions.test_operations import labels, scrape
+
+    def posts() -> float:
+        counts = scrape(client).get("django_http_responses_total_by_status_view_method_total", {})
+        return counts.get(labels(status="202", view="prediction-list", method="POST"), 0)
+
+    before = posts()
+    assert lean(alice_client, {"model": "iris", "input": SETOSA}).status_code == 202
+    assert posts() == before + 1
