@@ -13,6 +13,8 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger("mlservice.errors")
@@ -160,9 +162,6 @@ _STATUS_CODES = {
 def error_response(exc: Exception, request):
     """The common-shape answer to `exc`, for a plain Django view on the API (DRF views get it
     from EXCEPTION_HANDLER)."""
-    from rest_framework.renderers import JSONRenderer
-    from rest_framework.response import Response
-
     response = exception_handler(exc, {"request": request, "view": None})
     if isinstance(response, Response):
         response.accepted_renderer = JSONRenderer()

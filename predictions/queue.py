@@ -34,26 +34,25 @@ def job_id_for(prediction_id) -> str:
 
 
 # RQ's own enqueue makes two MULTI/EXEC round trips and builds the job through its Job class
-# (0.4 ms here, more than the INSERT). This writes the same job hash, queue entry and queue-set
-# member in one script call. The fields that are the same for every prediction's job are read
-# once from a job RQ builds itself and written into the script; per call only the six that vary
-# are computed and sent. tests/predictions/test_queue.py checks the result equals RQ's own.
+# (about 0.4 ms per submit here). This writes the same job hash, queue entry and queue-set member
+# in one script call. The fields that are the same for every prediction's job are read once from
+# a job RQ builds itself and written into the script; per call only the six that vary are
+# computed and sent. tests/predictions/test_queue.py checks the result equals RQ's own.
 _PER_JOB = ("created_at", "enqueued_at", "data", "description", "meta", "timeout")
 _PLAIN = re.compile(r"[A-Za-z0-9_.:-]*")
 
 
-def build_job(prediction_id, *, timeout: int):
-    """The RQ job of a prediction, built by RQ, ready to be queued (not yet in Redis)."""
+def _template_job():
+    """A prediction job as RQ's enqueue_call would build it: the source of the shared fields."""
     rq_queue = get_queue()
     job = rq_queue.create_job(
         JOB_FUNC,
-        args=(str(prediction_id),),
-        job_id=job_id_for(prediction_id),
-        timeout=timeout,
+        args=("template",),
+        job_id=job_id_for("template"),
+        timeout=1,
         result_ttl=0,  # the database holds the result; RQ needs none
         failure_ttl=86_400,
-        # The job logs under the id of the request that submitted it (see mlservice.logs).
-        meta={"request_id": current_request_id()},
+        meta={"request_id": None},
     )
     rq_queue._prepare_for_queue(job)  # origin, enqueued_at, status: what enqueue_call sets
     return job
@@ -63,7 +62,7 @@ def build_job(prediction_id, *, timeout: int):
 def _push_script(url: str):
     """(script, fields to send with every call besides the per-job ones)."""
     in_script, sent = [], []
-    for name, value in build_job("template", timeout=1).to_dict().items():
+    for name, value in _template_job().to_dict().items():
         if name in _PER_JOB:
             continue
         text = value.encode().decode() if isinstance(value, str) else value  # JobStatus too
@@ -93,6 +92,7 @@ def _job_fields(prediction_id: str, timeout: int) -> list:
         zlib.compress(pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)),
         "description",
         get_call_string(JOB_FUNC, (prediction_id,), {}, max_length=75),
+        # The job logs under the id of the request that submitted it (see mlservice.logs).
         "meta",
         pickle.dumps({"request_id": current_request_id()}, protocol=pickle.HIGHEST_PROTOCOL),
         "timeout",

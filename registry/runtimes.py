@@ -148,8 +148,8 @@ _PLAIN_NUMBERS = (int, float)
 def _fast_matrix(rows: Sequence[Mapping[str, Any]], input_schema: list[dict]) -> np.ndarray | None:
     """The matrix, checked column by column with numpy, when every row is a dict of plain ints
     and floats within the schema; None when anything is off, and the per-value path below then
-    finds and names the problem. (Per value, the checks cost 4 us each: 1.6 s for 100,000
-    rows of 4 features on this machine.)"""
+    finds and names the problem. (Checked per value, a 100,000-row batch of 4 features spent
+    1.36 s of a cProfile run here in build_matrix.)"""
     names = [feature["name"] for feature in input_schema]
     try:
         values = [[row[name] for name in names] for row in rows]

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from tests.conftest import client_for
 from tests.predictions.conftest import SETOSA
+from tests.predictions.test_operations import labels, scrape
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,8 +122,6 @@ def test_a_deactivated_user_cannot_submit_through_the_lean_view(alice, iris):
 
 
 def test_request_metrics_name_the_submit_as_before(client, alice_client, iris):
-    from tests.predictions.test_operations import labels, scrape
-
     def posts() -> float:
         counts = scrape(client).get("django_http_responses_total_by_status_view_method_total", {})
         return counts.get(labels(status="202", view="prediction-list", method="POST"), 0)
