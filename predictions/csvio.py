@@ -3,10 +3,16 @@
 import codecs
 import csv
 import io
+import json
+import warnings
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+
+from predictions import columns
 from predictions.models import Prediction, PredictionChunk
 from registry.models import ModelVersion
+from registry.runtimes import within_schema
 
 TRUE, FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
@@ -29,6 +35,46 @@ def _convert(value: str, kind: str):
     if kind == "integer" and number.is_integer():
         return int(number)
     return number
+
+
+def read_matrix(upload, version: ModelVersion, *, max_rows: int) -> np.ndarray | None:
+    """The feature matrix of an uploaded CSV (schema order), parsed and checked by numpy, for
+    the common file: UTF-8, unquoted, its header exactly the version's numeric features (in
+    any order), every value a finite number within its feature's bounds. None for anything
+    else; `read_rows` then reads the file row by row and names what is wrong. (Row by row, a
+    100,000-row upload spent 0.7 s in Python before anything was stored.)"""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    header, _, body = text.partition("\n")
+    header = [name.strip() for name in header.rstrip("\r").split(",")]
+    order = {name: i for i, name in enumerate(header)}
+    names = version.feature_names
+    if '"' in text or len(order) != len(header) or sorted(header) != sorted(names):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": 0 rows, said later
+            matrix = np.loadtxt(
+                io.StringIO(body, newline=None),
+                delimiter=",",
+                comments=None,
+                dtype=np.float64,
+                ndmin=2,
+                encoding=None,
+            )
+    except ValueError:  # a value that is not a number, a line with too few or many values
+        return None
+    if matrix.size == 0:
+        matrix = np.empty((0, len(names)))
+    if len(matrix) > max_rows:
+        raise CSVError(f"The CSV file has more than {max_rows:,} rows.")
+    matrix = matrix[:, [order[name] for name in names]]
+    return matrix if within_schema(matrix, version.input_schema) else None
 
 
 def read_rows(upload, version: ModelVersion, *, max_rows: int) -> list[dict]:
@@ -71,36 +117,28 @@ def read_rows(upload, version: ModelVersion, *, max_rows: int) -> list[dict]:
     return rows
 
 
-def output_columns(prediction: Prediction) -> list[str]:
-    labels = prediction.version.labels
-    if labels:
-        return ["label", *(f"probability_{label}" for label in labels)]
-    return ["value"]
-
-
-def _output_cells(output: dict, labels: list[str] | None) -> list:
-    if labels:
-        return [output["label"], *(output["probabilities"][label] for label in labels)]
-    return [output["value"]]
-
-
-def iter_result_rows(prediction: Prediction) -> Iterator[tuple[dict, dict]]:
-    chunks = prediction.chunks.order_by("seq").values_list("pk", flat=True)
-    for chunk_id in chunks:
-        chunk = PredictionChunk.objects.only("inputs", "outputs").get(pk=chunk_id)
-        yield from zip(chunk.inputs, chunk.outputs, strict=True)
+def _chunk_matrices(prediction: Prediction) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(inputs, outputs) of each chunk in order, one chunk in memory at a time."""
+    chunk_ids = prediction.chunks.order_by("seq").values_list("pk", flat=True)
+    for chunk_id in list(chunk_ids):
+        chunk = PredictionChunk.objects.only("input_matrix", "output_matrix").get(pk=chunk_id)
+        yield columns.from_bytes(chunk.input_matrix), columns.from_bytes(chunk.output_matrix)
 
 
 def stream_csv(prediction: Prediction) -> Iterable[str]:
-    features = prediction.version.feature_names
-    labels = prediction.version.labels
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([*features, *output_columns(prediction)])
-    for count, (row, output) in enumerate(iter_result_rows(prediction), start=1):
-        writer.writerow([*(row[name] for name in features), *_output_cells(output, labels)])
-        if count % 5000 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    """The batch's inputs and outputs as CSV, one chunk of rows per piece."""
+    version = prediction.version
+    yield columns.csv_header(version)
+    for inputs, outputs in _chunk_matrices(prediction):
+        yield columns.csv_lines(inputs, outputs, version)
+
+
+def stream_json_outputs(prediction: Prediction) -> Iterable[str]:
+    """The batch's outputs as the items of a JSON array (without the brackets), a chunk per
+    piece, each piece after the first starting with its comma."""
+    first = True
+    for _, outputs in _chunk_matrices(prediction):
+        body = json.dumps(columns.result_rows(outputs, prediction.version))[1:-1]
+        if body:
+            yield ("" if first else ",") + body
+            first = False

@@ -263,13 +263,16 @@ class Prediction(models.Model):
 
 
 class PredictionChunk(models.Model):
-    """A slice of a batch: its input rows and, once run, their outputs, in order."""
+    """A slice of a batch: its input rows and, once run, their outputs, in order, stored
+    column-wise (`predictions.columns`)."""
 
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="chunks")
     seq = models.PositiveIntegerField()
     start = models.PositiveIntegerField(help_text="Index of the first row in the batch.")
-    inputs = models.JSONField()
-    outputs = models.JSONField(null=True, blank=True)
+    rows = models.PositiveIntegerField(default=0)
+    # .npy float64 matrices: the validated features in schema order; the model's outputs.
+    input_matrix = models.BinaryField()
+    output_matrix = models.BinaryField(null=True, blank=True)
 
     class Meta:
         ordering = ["prediction", "seq"]

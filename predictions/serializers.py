@@ -2,6 +2,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from predictions import columns
 from predictions.models import Prediction, Status
 
 
@@ -117,7 +118,11 @@ class PredictionSerializer(serializers.ModelSerializer):
     def get_inputs(self, prediction):
         if not self._inline(prediction):
             return None
-        return [row for chunk in prediction.chunks.order_by("seq") for row in chunk.inputs]
+        return [
+            row
+            for data in prediction.chunks.order_by("seq").values_list("input_matrix", flat=True)
+            for row in columns.input_rows(columns.from_bytes(data), prediction.version)
+        ]
 
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_output(self, prediction):
@@ -125,7 +130,11 @@ class PredictionSerializer(serializers.ModelSerializer):
             return prediction.output
         if prediction.status != Status.SUCCEEDED or not self._inline(prediction):
             return None
-        return [row for chunk in prediction.chunks.order_by("seq") for row in chunk.outputs]
+        return [
+            row
+            for data in prediction.chunks.order_by("seq").values_list("output_matrix", flat=True)
+            for row in columns.result_rows(columns.from_bytes(data), prediction.version)
+        ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_result_url(self, prediction):

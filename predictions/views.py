@@ -109,8 +109,11 @@ class PredictionViewSet(viewsets.GenericViewSet):
         version = services.resolve_version_for(
             user=request.user, model_name=model_name, version_ref=version_ref
         )
+        limit, rows = settings.PREDICTION_CSV_MAX_ROWS, None
         try:
-            rows = csvio.read_rows(upload, version, max_rows=settings.PREDICTION_CSV_MAX_ROWS)
+            matrix = csvio.read_matrix(upload, version, max_rows=limit)
+            if matrix is None:
+                rows = csvio.read_rows(upload, version, max_rows=limit)
         except csvio.CSVError as exc:
             raise services.InvalidInput(str(exc), fields={"file": [str(exc)]}) from None
         upload.seek(0)
@@ -120,6 +123,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
             version_ref=version_ref,
             version=version,
             rows=rows,
+            matrix=matrix,
             source=Prediction.Source.CSV,
             idempotency_key=key,
             request_fingerprint=services.fingerprint(
@@ -204,14 +208,7 @@ def _stream_json(prediction: Prediction):
         "row_count": prediction.row_count,
     }
     yield json.dumps(head)[:-1] + ', "outputs": ['
-    first = True
-    for chunk in (
-        prediction.chunks.order_by("seq").values_list("outputs", flat=True).iterator(chunk_size=1)
-    ):
-        body = json.dumps(chunk)[1:-1]
-        if body:
-            yield ("" if first else ",") + body
-            first = False
+    yield from csvio.stream_json_outputs(prediction)
     yield "]}"
 
 

@@ -159,22 +159,29 @@ def _fast_matrix(rows: Sequence[Mapping[str, Any]], input_schema: list[dict]) ->
     if not all(type(v) in _PLAIN_NUMBERS for row in values for v in row):
         return None
     matrix = np.array(values, dtype=np.float64).reshape(len(rows), len(names))
+    return matrix if within_schema(matrix, input_schema) else None
+
+
+def within_schema(matrix: np.ndarray, input_schema: list[dict]) -> bool:
+    """Whether every value of `matrix` (features in schema order) is finite and within its
+    feature's type, bounds and enum, checked column by column. Boolean features are never
+    within: their values need the per-value check (true/false, not any number)."""
     if not np.isfinite(matrix).all():
-        return None
+        return False
     for column, feature in enumerate(input_schema):
         kind = feature.get("type", "number")
         if kind == "boolean":
-            return None
+            return False
         values_of = matrix[:, column]
         if kind == "integer" and not (values_of == np.round(values_of)).all():
-            return None
+            return False
         if feature.get("minimum") is not None and (values_of < feature["minimum"]).any():
-            return None
+            return False
         if feature.get("maximum") is not None and (values_of > feature["maximum"]).any():
-            return None
+            return False
         if feature.get("enum") is not None and not np.isin(values_of, feature["enum"]).all():
-            return None
-    return matrix
+            return False
+    return True
 
 
 def _feature_value(feature: dict, row: Mapping[str, Any], index: int) -> float:
@@ -270,23 +277,37 @@ class Predictor:
         matrix = build_matrix(rows, self.input_schema, dtype=self.dtype)
         if not rows:
             return []
+        return output_rows(self.predict_matrix(matrix), task=self.task, labels=self.labels)
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """The outputs of already validated rows (features in schema order) as one float64
+        matrix, a row per input row: for regression the value; for classification the
+        predicted label's index in `labels`, then one probability per label, in the labels'
+        order. Batches are stored and rendered from this without a dict per row."""
+        matrix = np.asarray(matrix).astype(self.dtype, copy=False)
+        n_rows = len(matrix)
+        if n_rows == 0:
+            width = 1 if self.task == REGRESSION else 1 + len(self.labels or [])
+            return np.empty((0, width), dtype=np.float64)
         if self.task == REGRESSION:
-            values = _finite(self._regress(matrix), len(rows), what="values")
-            return [{"value": value} for value in values.reshape(-1).tolist()]
+            return _finite(self._regress(matrix), n_rows, what="values").reshape(n_rows, 1)
         predicted, probabilities = self._classify(matrix)
-        probabilities = _finite(probabilities, len(rows) * len(self._names), what="probabilities")
-        # Columns reordered to the labels' order once, then one list per row (tolist() is C).
+        probabilities = _finite(probabilities, n_rows * len(self._names), what="probabilities")
         model_order = list(self._names.values())
-        by_label = probabilities.reshape(len(rows), -1)[
+        by_label = probabilities.reshape(n_rows, -1)[
             :, [model_order.index(name) for name in self.labels]
         ]
-        labels, names = self.labels, {}  # a model predicts few distinct classes: look up once
-        outputs = []
-        for predicted_class, row in zip(predicted, by_label.tolist(), strict=True):
-            label = names.get(predicted_class)
-            if label is None:
-                label = names[predicted_class] = self._label_of(predicted_class)
-            outputs.append({"label": label, "probabilities": dict(zip(labels, row, strict=True))})
+        # A model predicts few distinct classes: each is looked up once.
+        classes, inverse = np.unique(np.asarray(predicted).reshape(-1), return_inverse=True)
+        if len(inverse) != n_rows:
+            raise ArtifactError(
+                f"the model returned {len(inverse)} labels where {n_rows} were expected",
+                code="unsupported_model",
+            )
+        index_of = np.array([self.labels.index(self._label_of(c)) for c in classes])
+        outputs = np.empty((n_rows, 1 + len(self.labels)), dtype=np.float64)
+        outputs[:, 0] = index_of[inverse.reshape(-1)]
+        outputs[:, 1:] = by_label
         return outputs
 
     def _label_of(self, predicted: Any) -> str:
@@ -317,6 +338,18 @@ def _finite(values: Any, expected_size: int, *, what: str) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(f"the model returned non-finite {what}")
     return array
+
+
+def output_rows(outputs: np.ndarray, *, task: str, labels: list[str] | None) -> list[dict]:
+    """`Predictor.predict_matrix`'s outputs as one JSON-ready dict per row:
+    `{"value": v}` or `{"label": l, "probabilities": {label: p}}`."""
+    if task == REGRESSION:
+        return [{"value": value} for value in outputs[:, 0].tolist()]
+    names = [labels[i] for i in outputs[:, 0].astype(np.intp).tolist()]
+    return [
+        {"label": name, "probabilities": dict(zip(labels, row, strict=True))}
+        for name, row in zip(names, outputs[:, 1:].tolist(), strict=True)
+    ]
 
 
 class SklearnPredictor(Predictor):

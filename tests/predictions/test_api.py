@@ -357,7 +357,8 @@ class TestCancelAndRetry:
         prediction = Prediction.objects.get(pk=prediction_id)
         assert prediction.status == Status.CANCELLED
         assert prediction.progress < 1.0
-        assert PredictionChunk.objects.filter(prediction=prediction, outputs__isnull=True).exists()
+        unrun = PredictionChunk.objects.filter(prediction=prediction, output_matrix__isnull=True)
+        assert unrun.exists()
 
     def test_a_running_single_prediction_cancelled_keeps_no_result(self, alice_client, iris):
         prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
