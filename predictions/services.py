@@ -359,33 +359,43 @@ def _describe(exc: Exception) -> str:
     return f"The model failed: {type(exc).__name__}" + (f": {first_line}" if first_line else "")
 
 
+_CHUNKS = PredictionChunk._meta.db_table
+_PREDICTIONS = Prediction._meta.db_table
+# The chunk's outputs and the batch's progress in one statement (one commit per chunk): the
+# progress only moves while this attempt still runs the batch.
+_STORE_CHUNK_SQL = f"""
+    WITH chunk AS (UPDATE {_CHUNKS} SET output_matrix = %(outputs)s WHERE id = %(chunk)s)
+    UPDATE {_PREDICTIONS} SET progress = %(progress)s
+    WHERE id = %(prediction)s AND status = 'running' AND attempts = %(attempts)s
+"""
+
+
 def _run_batch(prediction: Prediction, predictor, started: float, timeout: int) -> bool:
-    chunk_ids = list(
+    chunks = list(
         prediction.chunks.filter(output_matrix__isnull=True)
         .order_by("seq")
-        .values_list("pk", flat=True)
+        .values_list("pk", "start")
     )
     total = prediction.row_count
-    for chunk_id in chunk_ids:
-        chunk = PredictionChunk.objects.only("input_matrix", "start").get(pk=chunk_id)
-        outputs = predictor.predict_matrix(columns.from_bytes(chunk.input_matrix))
+    for chunk_id, start in chunks:
+        row = rawsql.fetchone(f"SELECT input_matrix FROM {_CHUNKS} WHERE id = %s", [chunk_id])
+        outputs = predictor.predict_matrix(columns.from_bytes(row[0]))
         _check_deadline(started, timeout)
-        _store_chunk_outputs(chunk_id, outputs)
-        done = chunk.start + len(outputs)
-        still_running = Prediction.objects.filter(
-            pk=prediction.pk, status=Status.RUNNING, attempts=prediction.attempts
-        ).update(progress=done / total)
+        with rawsql.cursor() as cursor:
+            cursor.execute(
+                _STORE_CHUNK_SQL,
+                {
+                    "outputs": columns.to_bytes(outputs),
+                    "chunk": chunk_id,
+                    "progress": (start + len(outputs)) / total,
+                    "prediction": prediction.pk,
+                    "attempts": prediction.attempts,
+                },
+            )
+            still_running = cursor.rowcount
         if not still_running:  # cancelled (or taken over) meanwhile: stop here
             return False
     return prediction.mark_succeeded(None)
-
-
-def _store_chunk_outputs(chunk_id: int, outputs: np.ndarray) -> None:
-    with rawsql.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {PredictionChunk._meta.db_table} SET output_matrix = %s WHERE id = %s",
-            [columns.to_bytes(outputs), chunk_id],
-        )
 
 
 # --- User actions ------------------------------------------------------------------------------

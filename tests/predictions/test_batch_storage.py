@@ -150,3 +150,18 @@ class TestRendering:
         csv.writer(expected).writerows([[1.5, labels[0], 0.75, 0.25], [2.5, "plain", 0.1, 0.9]])
         assert columns.csv_lines(np.array([[1.5], [2.5]]), outputs, version) == expected.getvalue()
         assert columns.csv_header(version) == 'x,label,"probability_a, ""b""",probability_plain\r\n'
+
+    def test_every_float_is_written_as_python_writes_it(self):
+        rng = np.random.default_rng(5)
+        magnitudes = 10.0 ** rng.uniform(-300, 300, 20_000)
+        values = np.concatenate(
+            [
+                magnitudes * rng.choice([-1, 1], 20_000),
+                rng.random(20_000),
+                rng.random(20_000).astype(np.float32),  # what ONNX models return
+                np.round(rng.uniform(-1e6, 1e6, 2_000)),
+                [0.0, -0.0, 1e-4, 9.999e-5, 1e16, 9.999e15, 5e-324, 1.7976931348623157e308],
+            ]
+        )
+        assert columns.float_texts(values) == [repr(v) for v in values.tolist()]
+        assert columns.float_texts(np.array([])) == []
