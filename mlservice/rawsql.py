@@ -29,9 +29,11 @@ def cursor():
         yield raw
 
 
-def fetchone(sql: str, params) -> tuple | None:
+def fetchone(sql: str, params, *, binary: bool = False) -> tuple | None:
+    """The first row. `binary` asks PostgreSQL for its binary format: a bytea column then
+    arrives as is rather than hex-encoded (fetching 6.4 MB of batch matrices: 62 -> 11 ms)."""
     with cursor() as raw:
-        raw.execute(sql, params)
+        raw.execute(sql, params, binary=binary)
         return raw.fetchone()
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from mlservice import rawsql
 from predictions import columns
 from predictions.models import Prediction, PredictionChunk
 from registry.models import ModelVersion
@@ -120,9 +121,10 @@ def read_rows(upload, version: ModelVersion, *, max_rows: int) -> list[dict]:
 def _chunk_matrices(prediction: Prediction) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(inputs, outputs) of each chunk in order, one chunk in memory at a time."""
     chunk_ids = prediction.chunks.order_by("seq").values_list("pk", flat=True)
+    sql = f"SELECT input_matrix, output_matrix FROM {PredictionChunk._meta.db_table} WHERE id = %s"
     for chunk_id in list(chunk_ids):
-        chunk = PredictionChunk.objects.only("input_matrix", "output_matrix").get(pk=chunk_id)
-        yield columns.from_bytes(chunk.input_matrix), columns.from_bytes(chunk.output_matrix)
+        inputs, outputs = rawsql.fetchone(sql, [chunk_id], binary=True)
+        yield columns.from_bytes(inputs), columns.from_bytes(outputs)
 
 
 def stream_csv(prediction: Prediction) -> Iterable[str]:

@@ -378,7 +378,9 @@ def _run_batch(prediction: Prediction, predictor, started: float, timeout: int) 
     )
     total = prediction.row_count
     for chunk_id, start in chunks:
-        row = rawsql.fetchone(f"SELECT input_matrix FROM {_CHUNKS} WHERE id = %s", [chunk_id])
+        row = rawsql.fetchone(
+            f"SELECT input_matrix FROM {_CHUNKS} WHERE id = %s", [chunk_id], binary=True
+        )
         outputs = predictor.predict_matrix(columns.from_bytes(row[0]))
         _check_deadline(started, timeout)
         with rawsql.cursor() as cursor:
