@@ -1,9 +1,24 @@
+from collections.abc import Mapping
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from predictions import columns
 from predictions.models import Prediction, Status
+
+
+class RowsField(serializers.ListField):
+    """A list of rows, taken as they are: the service checks each against the model's schema
+    and names `inputs[i].feature` (checking every row here first as generic JSON took 134 ms
+    of a 10,000-row submit)."""
+
+    child = serializers.JSONField()  # what the OpenAPI schema shows; not run per row
+
+    def to_internal_value(self, data):
+        if isinstance(data, (str, Mapping)) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return list(data)
 
 
 class PredictionCreateSerializer(serializers.Serializer):
@@ -17,12 +32,7 @@ class PredictionCreateSerializer(serializers.Serializer):
         help_text="Version number or alias; default production.",
     )
     input = serializers.DictField(required=False, help_text="One row: feature -> value.")
-    inputs = serializers.ListField(
-        child=serializers.JSONField(),
-        required=False,
-        max_length=None,
-        help_text="Many rows, in order.",
-    )
+    inputs = RowsField(required=False, help_text="Many rows, in order.")
 
     def validate(self, attrs):
         if ("input" in attrs) == ("inputs" in attrs):

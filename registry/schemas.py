@@ -104,7 +104,11 @@ def _value_error(value: Any, feature: dict) -> str | None:
         return None if isinstance(value, bool) else "Must be true or false."
     if not _is_number(value):
         return f"Must be a {'whole number' if kind == 'integer' else 'number'}."
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond what a float (and so the model) can hold
+        return "Must be a number within the range of a 64-bit float."
+    if not finite:
         return "Must be a finite number (not NaN or Infinity)."
     if kind == "integer" and not float(value).is_integer():
         return "Must be a whole number."

@@ -12,7 +12,7 @@ from predictions import columns, csvio
 from predictions.models import Prediction, PredictionChunk, Status
 from registry import demo
 from registry.models import MLModel, ModelVersion
-from tests.predictions.conftest import SETOSA, VIRGINICA, get, run_worker
+from tests.predictions.conftest import SETOSA, VIRGINICA, get, run_worker, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,3 +165,44 @@ class TestRendering:
         )
         assert columns.float_texts(values) == [repr(v) for v in values.tolist()]
         assert columns.float_texts(np.array([])) == []
+
+
+class TestJsonBatches:
+    def test_rows_of_plain_numbers_are_stored_as_sent(self, alice_client, iris):
+        rows = [SETOSA, VIRGINICA, {**SETOSA, "sepal_length": 5}]
+        response = submit(alice_client, {"model": "iris", "inputs": rows})
+        assert response.status_code == 202
+        assert get(alice_client, response.json()["id"]).json()["inputs"] == rows
+
+    def test_an_unknown_feature_in_one_row_is_named(self, alice_client, iris):
+        rows = [SETOSA, {**SETOSA, "colour": 3}, SETOSA]
+        response = submit(alice_client, {"model": "iris", "inputs": rows})
+        assert response.status_code == 400
+        assert list(response.json()["error"]["fields"]) == ["inputs[1].colour"]
+        assert not Prediction.objects.exists()
+
+    def test_unknown_features_are_dropped_when_the_version_ignores_them(self, alice_client, iris):
+        iris.versions.filter(number=2).update(ignore_extra_features=True)
+        rows = [{**SETOSA, "colour": 3}, VIRGINICA]
+        response = submit(alice_client, {"model": "iris", "inputs": rows})
+        assert response.status_code == 202
+        assert get(alice_client, response.json()["id"]).json()["inputs"] == [SETOSA, VIRGINICA]
+
+    @pytest.mark.parametrize("body", ['"input": ', '"inputs": [{"sepal_length": 5.1}, '])
+    def test_a_number_beyond_a_float_is_a_400_naming_the_field(self, alice_client, iris, body):
+        huge = "9" * 400
+        row = f'{{"sepal_length": {huge}, "sepal_width": 3.5, "petal_length": 1.4, '
+        row += '"petal_width": 0.2}'
+        text = '{"model": "iris", ' + body + row + ("]}" if "inputs" in body else "}")
+        response = alice_client.post("/api/v1/predictions/", text, content_type="application/json")
+        assert response.status_code == 400
+        fields = response.json()["error"]["fields"]
+        field = "inputs[1].sepal_length" if "inputs" in body else "input.sepal_length"
+        assert "64-bit float" in fields[field][0]
+        assert not Prediction.objects.exists()
+
+    @pytest.mark.parametrize("inputs", ["rows", {"sepal_length": 5.1}, 3])
+    def test_inputs_that_are_not_a_list_are_refused(self, alice_client, iris, inputs):
+        response = submit(alice_client, {"model": "iris", "inputs": inputs})
+        assert response.status_code == 400
+        assert "inputs" in response.json()["error"]["fields"]
