@@ -167,7 +167,7 @@ REST_FRAMEWORK = {
         "accounts.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["mlservice.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "mlservice.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",

@@ -3,11 +3,11 @@
 import codecs
 import csv
 import io
-import json
 import warnings
 from collections.abc import Iterable, Iterator
 
 import numpy as np
+import orjson
 
 from mlservice import rawsql
 from predictions import columns
@@ -140,7 +140,7 @@ def stream_json_outputs(prediction: Prediction) -> Iterable[str]:
     piece, each piece after the first starting with its comma."""
     first = True
     for _, outputs in _chunk_matrices(prediction):
-        body = json.dumps(columns.result_rows(outputs, prediction.version))[1:-1]
+        body = orjson.dumps(columns.result_rows(outputs, prediction.version))[1:-1].decode()
         if body:
             yield ("" if first else ",") + body
             first = False

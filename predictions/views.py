@@ -15,6 +15,7 @@ from accounts.authentication import JWTAuthentication
 from billing import limits as usage_limits
 from mlservice.errors import Conflict, PayloadTooLarge, ServiceError, error_response
 from mlservice.parsers import JSONParser
+from mlservice.renderers import JSONRenderer
 from predictions import csvio, selectors, services
 from predictions.models import Prediction, Status
 from predictions.serializers import (
@@ -238,6 +239,7 @@ def _create_from_json(user, key: str | None, body: dict) -> tuple[Prediction, bo
 _list_or_create = PredictionViewSet.as_view({"get": "list", "post": "create"})
 _ALLOWED = "GET, POST, HEAD, OPTIONS"  # what the viewset's responses say
 _SINGLE_ROW_KEYS = {"model", "version", "input"}
+_RENDERER = JSONRenderer()  # the API's own (mlservice.renderers)
 
 
 def _reject_constant(name: str):
@@ -303,9 +305,7 @@ def predictions_root(request):
         response = error_response(exc, request)
     else:
         response = HttpResponse(
-            json.dumps(
-                PredictionSerializer(prediction).data, ensure_ascii=False, separators=(",", ":")
-            ),
+            _RENDERER.render(PredictionSerializer(prediction).data),
             content_type="application/json",
             status=202 if created else 200,
         )
