@@ -92,6 +92,21 @@ class TestCsvRoundTrip:
         )
         assert plain["output"] == quoted["output"]
 
+    def test_windows_line_ends_a_byte_order_mark_and_an_upload_on_disk_read_the_same(
+        self, alice_client, iris, settings
+    ):
+        settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # Django keeps the upload in a temporary file
+        rows = [SETOSA, VIRGINICA]
+        text = "\ufeff" + iris_csv(rows, IRIS_FEATURES).replace("\r\n", "\n").replace("\n", "\r\n")
+        upload = io.BytesIO(text.encode())
+        matrix = csvio.read_matrix(upload, iris.versions.get(number=2), max_rows=10)
+        assert matrix.tolist() == [list(row.values()) for row in rows]
+        assert upload.tell() == 0  # left for the fingerprint to read from the start
+
+        response = upload_csv(alice_client, text)
+        assert response.status_code == 202
+        assert get(alice_client, response.json()["id"]).json()["inputs"] == rows
+
     def test_a_line_with_a_missing_value_is_named(self, alice_client, iris):
         text = "sepal_length,sepal_width,petal_length,petal_width\n1,2,3,4\n1,2,3\n"
         response = upload_csv(alice_client, text)
