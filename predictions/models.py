@@ -269,7 +269,6 @@ class PredictionChunk(models.Model):
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="chunks")
     seq = models.PositiveIntegerField()
     start = models.PositiveIntegerField(help_text="Index of the first row in the batch.")
-    rows = models.PositiveIntegerField(default=0)
     # .npy float64 matrices: the validated features in schema order; the model's outputs.
     input_matrix = models.BinaryField()
     output_matrix = models.BinaryField(null=True, blank=True)

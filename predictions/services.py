@@ -231,7 +231,6 @@ def _store_chunks(prediction: Prediction, matrix: np.ndarray) -> None:
                 prediction=prediction,
                 seq=seq,
                 start=start,
-                rows=len(matrix[start : start + size]),
                 input_matrix=columns.to_bytes(matrix[start : start + size]),
             )
             for seq, start in enumerate(range(0, len(matrix), size))

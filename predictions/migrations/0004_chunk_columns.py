@@ -27,7 +27,6 @@ def to_columns(apps, schema_editor):
         names = [feature["name"] for feature in version.input_schema]
         width = len(names)
         inputs = [[float(row[name]) for name in names] for row in chunk.inputs]
-        chunk.rows = len(inputs)
         chunk.input_matrix = _npy(np.array(inputs, dtype=np.float64).reshape(-1, width))
         if chunk.outputs is not None:
             if version.model.task == "regression":
@@ -41,7 +40,7 @@ def to_columns(apps, schema_editor):
                 ]
                 width = 1 + len(labels)
             chunk.output_matrix = _npy(np.array(outputs, dtype=np.float64).reshape(-1, width))
-        chunk.save(update_fields=["rows", "input_matrix", "output_matrix"])
+        chunk.save(update_fields=["input_matrix", "output_matrix"])
 
 
 def to_json(apps, schema_editor):
@@ -80,11 +79,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddField(
-            model_name="predictionchunk",
-            name="rows",
-            field=models.PositiveIntegerField(default=0),
-        ),
         migrations.AddField(
             model_name="predictionchunk",
             name="input_matrix",
