@@ -1,5 +1,6 @@
 import json
 
+import orjson
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -210,7 +211,7 @@ def _stream_json(prediction: Prediction):
         "version": prediction.version.number,
         "row_count": prediction.row_count,
     }
-    yield json.dumps(head)[:-1] + ', "outputs": ['
+    yield orjson.dumps(head).decode()[:-1] + ',"outputs":['
     yield from csvio.stream_json_outputs(prediction)
     yield "]}"
 
