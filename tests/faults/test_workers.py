@@ -205,7 +205,14 @@ def test_sigterm_hands_back_every_single_row_a_batched_job_claimed(
 
 def test_sigterm_while_idle_exits_at_once(processes, db):
     worker = processes.worker()
-    wait_until(lambda: Worker.all(queue=get_queue()), 60, "the worker never started", 0.1)
+    # Idle, not just registered: RQ registers the worker before it installs its signal
+    # handlers, and a SIGTERM in between ends it by the signal's default action.
+    wait_until(
+        lambda: [w.get_state() for w in Worker.all(queue=get_queue())] == ["idle"],
+        60,
+        "the worker never became idle",
+        0.05,
+    )
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(15) == 0, log_of(worker)
 
