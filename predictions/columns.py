@@ -90,17 +90,14 @@ def float_texts(values: np.ndarray) -> list[str]:
 
 
 def _input_texts(matrix: np.ndarray, schema: list[dict]) -> list[list[str]]:
-    columns = []
-    for index, feature in enumerate(schema):
-        column = matrix[:, index]
-        kind = feature["type"]
-        if kind == "integer":
-            columns.append(list(map(str, column.astype(np.int64).tolist())))
-        elif kind == "boolean":
-            columns.append(np.where(column != 0, "True", "False").tolist())
-        else:
-            columns.append(float_texts(column))
-    return columns
+    """Each feature's values as `csv.writer` writes them: floats by `float_texts`, integers and
+    booleans from their typed values."""
+    return [
+        float_texts(matrix[:, index]) if feature["type"] == "number" else list(map(str, values))
+        for index, (feature, values) in enumerate(
+            zip(schema, _typed_columns(matrix, schema), strict=True)
+        )
+    ]
 
 
 def csv_lines(inputs: np.ndarray, outputs: np.ndarray, version: ModelVersion) -> str:
