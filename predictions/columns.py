@@ -66,18 +66,15 @@ def _csv_field(value: str) -> str:
 
 
 def csv_header(version: ModelVersion) -> str:
-    return _csv_field_row([*version.feature_names, *output_header(version)])
-
-
-def _csv_field_row(values: list[str]) -> str:
-    return ",".join(_csv_field(value) for value in values) + "\r\n"
+    names = [*version.feature_names, *output_header(version)]
+    return ",".join(_csv_field(name) for name in names) + "\r\n"
 
 
 def float_texts(values: np.ndarray) -> list[str]:
     """`repr` of each float, as `csv.writer` writes it, formatted by orjson's C code: 5x faster
     here than repr (31 vs 148 ms for 300,000 probabilities). orjson writes the same shortest
-    digits but never an exponent, so the few values repr writes with one (below 1e-4 or from
-    1e16) are formatted by repr."""
+    digits, but where repr uses an exponent (below 1e-4, from 1e16) orjson writes its own
+    notation (`0.0000123`, `1.2e-8`), so those values are formatted by repr."""
     values = np.ascontiguousarray(values, dtype=np.float64)
     if not len(values):
         return []
