@@ -2,8 +2,8 @@
 
 Inputs are one float64 matrix per chunk, features in schema order; outputs are the matrix
 `Predictor.predict_matrix` returns (the value, or the label's index then one probability per
-label). Both are stored as .npy bytes: a 100,000-row batch as JSON objects spent most of its
-upload, run and download encoding and decoding 200,000 dicts, in Python and in jsonb.
+label). Both are stored as .npy bytes: as JSON objects, a large batch spent most of its upload,
+run and download encoding and decoding a dict per row, in Python and in jsonb.
 """
 
 import csv
@@ -12,6 +12,7 @@ import io
 import numpy as np
 import orjson
 
+from registry import features
 from registry.models import ModelVersion
 from registry.runtimes import REGRESSION, output_rows
 
@@ -28,17 +29,9 @@ def from_bytes(data) -> np.ndarray:
 
 def _typed_columns(matrix: np.ndarray, schema: list[dict]) -> list[list]:
     """One Python list per feature, in its declared type (integer, boolean or float)."""
-    columns = []
-    for index, feature in enumerate(schema):
-        column = matrix[:, index]
-        kind = feature["type"]
-        if kind == "integer":
-            columns.append(column.astype(np.int64).tolist())
-        elif kind == "boolean":
-            columns.append((column != 0).tolist())
-        else:
-            columns.append(column.tolist())
-    return columns
+    return [
+        features.typed_column(matrix[:, index], feature) for index, feature in enumerate(schema)
+    ]
 
 
 def input_rows(matrix: np.ndarray, version: ModelVersion) -> list[dict]:
@@ -71,10 +64,10 @@ def csv_header(version: ModelVersion) -> str:
 
 
 def float_texts(values: np.ndarray) -> list[str]:
-    """`repr` of each float, as `csv.writer` writes it, formatted by orjson's C code: 5x faster
-    here than repr (31 vs 148 ms for 300,000 probabilities). orjson writes the same shortest
-    digits, but where repr uses an exponent (below 1e-4, from 1e16) orjson writes its own
-    notation (`0.0000123`, `1.2e-8`), so those values are formatted by repr."""
+    """`repr` of each float, as `csv.writer` writes it, formatted by orjson's C code, which is
+    much faster than calling repr per value. orjson writes the same shortest digits, but where
+    repr uses an exponent (below 1e-4, from 1e16) orjson writes its own notation (`0.0000123`,
+    `1.2e-8`), so those values are formatted by repr."""
     values = np.ascontiguousarray(values, dtype=np.float64)
     if not len(values):
         return []
@@ -90,7 +83,9 @@ def _input_texts(matrix: np.ndarray, schema: list[dict]) -> list[list[str]]:
     """Each feature's values as `csv.writer` writes them: floats by `float_texts`, integers and
     booleans from their typed values."""
     return [
-        float_texts(matrix[:, index]) if feature["type"] == "number" else list(map(str, values))
+        float_texts(matrix[:, index])
+        if features.type_of(feature).python_type is float
+        else list(map(str, values))
         for index, (feature, values) in enumerate(
             zip(schema, _typed_columns(matrix, schema), strict=True)
         )

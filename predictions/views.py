@@ -25,6 +25,7 @@ from predictions.serializers import (
     PredictionListSerializer,
     PredictionSerializer,
 )
+from registry.selectors import version_resolve
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -108,9 +109,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
                 f"The CSV file is larger than {settings.PREDICTION_CSV_MAX_BYTES:,} bytes."
             )
         model_name, version_ref = data.validated_data["model"], data.validated_data["version"]
-        version = services.resolve_version_for(
-            user=request.user, model_name=model_name, version_ref=version_ref
-        )
+        version = version_resolve(user=request.user, model_name=model_name, ref=version_ref)
         limit, rows = settings.PREDICTION_CSV_MAX_ROWS, None
         try:
             matrix = csvio.read_matrix(upload, version, max_rows=limit)

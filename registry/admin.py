@@ -214,6 +214,8 @@ class VersionUploadForm(forms.ModelForm):
                 timeout_seconds=cleaned.get("timeout_seconds") or 60,
                 price_per_row=cleaned.get("price_per_row") or 0,
                 actor=self.user,
+                alias=cleaned.get("alias") or "",
+                alias_reason="Set at upload in the admin",
             )
         except ServiceError as exc:
             fields = exc.fields or {}
@@ -309,18 +311,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 version=obj, price_per_row=form.cleaned_data["price_per_row"], actor=request.user
             )
             return
-        # The version was created (validated and stored) by the form's clean().
-        version = form.created
-        obj.pk, obj.number = version.pk, version.number
-        alias = form.cleaned_data.get("alias")
-        if alias:
-            services.alias_set(
-                model=version.model,
-                alias=alias,
-                version=version,
-                actor=request.user,
-                reason="Set at upload in the admin",
-            )
+        # The version was created (validated and stored, its alias moved) by the form's clean().
+        obj.pk, obj.number = form.created.pk, form.created.number
 
     def save_related(self, request, form, formsets, change):
         pass

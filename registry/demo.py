@@ -8,19 +8,15 @@ artifacts. No Django here, so tests and scripts can use it without settings.
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import skops.io
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import FloatTensorType
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score
 
-# Opset 17 / ai.onnx.ml 3 is well inside what onnxruntime 1.23 runs and what skl2onnx 1.19 tests.
-ONNX_TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
+from registry.runtimes.sklearn import estimator_to_onnx
 
 
 @dataclass(frozen=True)
@@ -130,16 +126,5 @@ def export_skops(estimator: BaseEstimator, path: str | Path) -> None:
 
 
 def export_onnx(estimator: BaseEstimator, n_features: int, path: str | Path) -> None:
-    """Convert with a float32 input of n_features columns.
-
-    Classifiers get `zipmap: False`, so probabilities come out as one matrix rather than a
-    list of dicts.
-    """
-    options: Any = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
-    model = to_onnx(
-        estimator,
-        initial_types=[("input", FloatTensorType([None, n_features]))],
-        options=options,
-        target_opset=ONNX_TARGET_OPSET,
-    )
-    Path(path).write_bytes(model.SerializeToString())
+    """Convert as the registry converts for its ONNX twins (float32 input of n_features)."""
+    Path(path).write_bytes(estimator_to_onnx(estimator, n_features).SerializeToString())

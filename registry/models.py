@@ -8,16 +8,19 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from registry.runtimes.formats import FORMATS
+
 
 class Task(models.TextChoices):
     CLASSIFICATION = "classification", "Classification"
     REGRESSION = "regression", "Regression"
 
 
-class ArtifactFormat(models.TextChoices):
-    SKOPS = "skops", "skops (scikit-learn)"
-    ONNX = "onnx", "ONNX"
-    JOBLIB = "joblib", "joblib / pickle (staff only, sha256 required)"
+# The choices are the table of formats: a format is added there, in one place.
+ArtifactFormat = models.TextChoices(
+    "ArtifactFormat",
+    [(entry.name.upper(), (entry.name, entry.label)) for entry in FORMATS.values()],
+)
 
 
 class MLModelQuerySet(models.QuerySet):
@@ -49,7 +52,8 @@ class MLModel(models.Model):
 
 def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
     """A generated name: the uploaded file name never reaches the disk."""
-    suffix = {"skops": ".skops", "onnx": ".onnx", "joblib": ".joblib"}.get(instance.format, "")
+    entry = FORMATS.get(instance.format)
+    suffix = entry.suffix if entry is not None else ""
     return str(PurePath("artifacts", instance.model.name, f"{uuid.uuid4().hex}{suffix}"))
 
 

@@ -1,17 +1,15 @@
-"""Input schemas: checking a version's declared schema, publishing it as JSON Schema, and
-validating input rows against it (at submit, before anything reaches a worker)."""
+"""Input schemas, an ordered list of features: checking a declared schema, publishing it as JSON
+Schema, and checking rows against it, one by one (naming every problem) or as a numpy matrix.
+Each feature's own rules live in `registry.features`. No Django here."""
 
-import math
-import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-FEATURE_TYPES = ("number", "integer", "boolean")
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
+import numpy as np
+
+from registry import features
+
 MAX_FEATURES = 10_000
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def check_input_schema(schema: Any) -> list[str]:
@@ -20,43 +18,12 @@ def check_input_schema(schema: Any) -> list[str]:
         return ["input_schema must be a non-empty list of features."]
     if len(schema) > MAX_FEATURES:
         return [f"input_schema has more than {MAX_FEATURES} features."]
-    problems, seen = [], set()
-    for i, feature in enumerate(schema):
-        where = f"feature {i}"
-        if not isinstance(feature, dict):
-            problems.append(f"{where} must be an object with name and type.")
-            continue
-        unknown = set(feature) - {"name", "type", "minimum", "maximum", "enum", "description"}
-        if unknown:
-            problems.append(f"{where} has unknown keys: {', '.join(sorted(unknown))}.")
-        name = feature.get("name")
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            problems.append(f"{where} needs a name of letters, digits, '_', '.', '-'.")
-        elif name in seen:
-            problems.append(f"feature {name!r} is declared twice.")
-        else:
-            seen.add(name)
-            where = f"feature {name!r}"
-        if feature.get("type") not in FEATURE_TYPES:
-            problems.append(f"{where} type must be one of {', '.join(FEATURE_TYPES)}.")
-        for bound in ("minimum", "maximum"):
-            if bound in feature and not (
-                _is_number(feature[bound]) and math.isfinite(feature[bound])
-            ):
-                problems.append(f"{where} {bound} must be a finite number.")
-        if (
-            _is_number(feature.get("minimum"))
-            and _is_number(feature.get("maximum"))
-            and feature["minimum"] > feature["maximum"]
-        ):
-            problems.append(f"{where} minimum is greater than its maximum.")
-        if "enum" in feature and not (
-            isinstance(feature["enum"], list)
-            and feature["enum"]
-            and all(_is_number(v) or isinstance(v, bool) for v in feature["enum"])
-        ):
-            problems.append(f"{where} enum must be a non-empty list of numbers.")
-    return problems
+    seen: set[str] = set()
+    return [
+        problem
+        for index, feature in enumerate(schema)
+        for problem in features.declaration_problems(feature, index, seen)
+    ]
 
 
 def to_json_schema(schema: list[dict], *, ignore_extra: bool = False) -> dict:
@@ -80,47 +47,90 @@ def to_json_schema(schema: list[dict], *, ignore_extra: bool = False) -> dict:
 def row_errors(row: Any, schema: list[dict], *, ignore_extra: bool = False) -> dict[str, str]:
     """Field -> message for everything wrong with one input row; {} when valid."""
     if not isinstance(row, dict):
-        return {"non_field_errors": "Each input row must be an object of feature: value."}
+        return {"non_field_errors": features.NOT_AN_OBJECT[0]}
     errors: dict[str, str] = {}
     for feature in schema:
         name = feature["name"]
         if name not in row:
-            errors[name] = "This feature is required."
+            errors[name] = features.client_message("missing", feature)
             continue
-        message = _value_error(row[name], feature)
-        if message:
-            errors[name] = message
+        problem = features.value_problem(row[name], feature)
+        if problem is not None:
+            errors[name] = features.client_message(problem, feature)
     if not ignore_extra:
         known = {feature["name"] for feature in schema}
         for name in row:
             if name not in known:
-                errors[str(name)[:100]] = "Unknown feature; this model does not take it."
+                errors[str(name)[:100]] = features.UNKNOWN_FEATURE
     return errors
-
-
-def _value_error(value: Any, feature: dict) -> str | None:
-    kind = feature["type"]
-    if kind == "boolean":
-        return None if isinstance(value, bool) else "Must be true or false."
-    if not _is_number(value):
-        return f"Must be a {'whole number' if kind == 'integer' else 'number'}."
-    try:
-        finite = math.isfinite(value)
-    except OverflowError:  # an int beyond what a float (and so the model) can hold
-        return "Must be a number within the range of a 64-bit float."
-    if not finite:
-        return "Must be a finite number (not NaN or Infinity)."
-    if kind == "integer" and not float(value).is_integer():
-        return "Must be a whole number."
-    if "minimum" in feature and value < feature["minimum"]:
-        return f"Must be at least {feature['minimum']}."
-    if "maximum" in feature and value > feature["maximum"]:
-        return f"Must be at most {feature['maximum']}."
-    if "enum" in feature and value not in feature["enum"]:
-        return f"Must be one of {feature['enum']}."
-    return None
 
 
 def project_row(row: dict, schema: list[dict]) -> dict:
     """Only the declared features, in schema order (drops ignored extras)."""
     return {feature["name"]: row[feature["name"]] for feature in schema}
+
+
+# --- Rows as a matrix ---------------------------------------------------------------------------
+
+
+def build_matrix(
+    rows: Sequence[Mapping[str, Any]], input_schema: list[dict], *, dtype: Any = np.float64
+) -> np.ndarray:
+    """The (n_rows, n_features) matrix of `rows`, columns in schema order.
+
+    Raises ValueError naming the row and feature when a value is missing, not numeric, not
+    finite, or outside the feature's declared type, bounds or enum. Keys that are not features
+    are ignored here: whether to reject or drop them is the API's decision (per version).
+    """
+    fast = build_matrix_if_plain(rows, input_schema)
+    if fast is not None:
+        return fast.astype(dtype, copy=False)
+    matrix = np.empty((len(rows), len(input_schema)), dtype=np.float64)
+    for index, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise ValueError(f"row {index}: {features.NOT_AN_OBJECT[1]}")
+        matrix[index] = [_value(row, feature, index) for feature in input_schema]
+    return matrix.astype(dtype, copy=False)
+
+
+def _value(row: Mapping[str, Any], feature: dict, index: int) -> float:
+    if feature["name"] not in row:
+        raise ValueError(f"row {index}: {features.model_message('missing', feature)}")
+    return features.to_float(row[feature["name"]], feature, index=index)
+
+
+_PLAIN_NUMBERS = (int, float)
+
+
+def build_matrix_if_plain(
+    rows: Sequence[Mapping[str, Any]], input_schema: list[dict]
+) -> np.ndarray | None:
+    """The matrix, checked column by column with numpy, when every row is a dict of plain ints
+    and floats within the schema; None when anything is off (a missing feature, another type, a
+    number too large for a float, a bound), and a per-value check then finds and names it.
+    Checking a large batch value by value in Python is what this avoids."""
+    names = [feature["name"] for feature in input_schema]
+    try:
+        values = [[row[name] for name in names] for row in rows]
+    except (KeyError, TypeError):
+        return None
+    # Exact types: bool (an int subclass), str, None and numpy scalars take the slow path.
+    if not all(type(v) in _PLAIN_NUMBERS for row in values for v in row):
+        return None
+    try:
+        matrix = np.array(values, dtype=np.float64).reshape(len(rows), len(names))
+    except OverflowError:  # an int beyond float64
+        return None
+    return matrix if within_schema(matrix, input_schema) else None
+
+
+def within_schema(matrix: np.ndarray, input_schema: list[dict]) -> bool:
+    """Whether every value of `matrix` (features in schema order) is finite and within its
+    feature's type, bounds and enum, checked column by column. Boolean features are never
+    within: their values need the per-value check (true/false, not any number)."""
+    if not np.isfinite(matrix).all():
+        return False
+    return all(
+        features.column_within(matrix[:, column], feature)
+        for column, feature in enumerate(input_schema)
+    )

@@ -38,23 +38,44 @@ VERSION = rawsql.Columns(ModelVersion, "v")
 MODEL = rawsql.Columns(MLModel, "m")
 
 
-def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
-    """A version by number or alias name, with its model; None if not found.
+def version_resolve(*, user, model_name: str, ref: int | str | None = None) -> ModelVersion:
+    """The version a user asks for, with its model: by number (`3`, `"3"`) or alias name
+    (default `production`); archived models are invisible to non-staff.
 
-    This runs on every prediction submit, so it is one hand-written statement on indexed columns
-    that returns the version and its model (the ORM's version costs several times the query).
+    This runs on every prediction submit, so the version and its model come from one
+    hand-written statement on indexed columns (the ORM's way costs several times the query).
+    Only when it finds nothing does a second query say precisely what is missing.
     """
     ref = "production" if ref in (None, "") else ref
+    number = _version_number(ref)
+    if not isinstance(ref, bool):
+        version = _version_row(user, str(model_name), number, str(ref))
+        if version is not None:
+            return version
+    model = model_get(user=user, name=str(model_name))
     if isinstance(ref, bool):
-        return None
+        message = "Version must be a number or an alias name."
+    elif number is not None:
+        message = f"Model {model.name!r} has no version {ref}."
+    else:
+        message = f"Model {model.name!r} has no alias {str(ref)[:64]!r}."
+    raise NotFound(message, code="version_not_found")
+
+
+def _version_number(ref) -> int | None:
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return ref
+    return int(ref) if isinstance(ref, str) and ref.isdecimal() else None
+
+
+def _version_row(user, model_name: str, number: int | None, alias: str) -> ModelVersion | None:
     archived = "" if user.is_staff else "AND NOT m.is_archived"
-    if isinstance(ref, int) or str(ref).isdigit():
-        where = "v.number = %s"
-        params = [model_name, int(ref)]
+    if number is not None:
+        where, params = "v.number = %s", [model_name, number]
     else:
         where = """v.id = (SELECT a.version_id FROM registry_alias a
                            WHERE a.model_id = m.id AND a.name = %s)"""
-        params = [model_name, str(ref)]
+        params = [model_name, alias]
     sql = f"""SELECT {VERSION.sql}, {MODEL.sql} FROM registry_modelversion v
               JOIN registry_mlmodel m ON m.id = v.model_id
               WHERE m.name = %s AND {where} {archived}"""
@@ -64,3 +85,18 @@ def version_lookup(*, user, model_name: str, ref) -> ModelVersion | None:
     version = VERSION.build(row)
     version.model = MODEL.build(row[VERSION.width :])
     return version
+
+
+def version_or_latest(*, user, model_name: str, ref: int | str | None = None) -> ModelVersion:
+    """Like `version_resolve`, but with no ref and no production alias, the newest version."""
+    if ref in (None, ""):
+        model = model_get(user=user, name=model_name)
+        if not model.aliases.filter(name="production").exists():
+            latest = model.versions.order_by("-number").first()
+            if latest is None:
+                raise NotFound(
+                    f"Model {model.name!r} has no versions yet.", code="version_not_found"
+                )
+            latest.model = model
+            return latest
+    return version_resolve(user=user, model_name=model_name, ref=ref)

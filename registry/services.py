@@ -161,8 +161,11 @@ def version_create(
     price_per_row: Decimal = Decimal(0),
     actor=None,
     trusted_operator: bool = False,
+    alias: str = "",
+    alias_reason: str = "",
 ) -> ModelVersion:
-    """Validate an artifact completely, then store it under a generated name and add the row.
+    """Validate an artifact completely, then store it under a generated name and add the row;
+    with `alias`, point that alias at the new version in the same transaction.
 
     Nothing is saved unless the artifact loads and its input example predicts correctly; on any
     failure no row and no file remain. Pickles (joblib) execute code when loaded, so they are
@@ -179,34 +182,21 @@ def version_create(
     size = getattr(artifact, "size", None)
     if size is not None and size > max_bytes:
         raise ArtifactTooLarge(f"The artifact is larger than the limit of {max_bytes:,} bytes.")
-    allow_pickle = trusted_operator or bool(actor is not None and actor.is_staff)
     staged = _stage_upload(artifact, max_bytes)
     try:
-        try:
-            checked = runtimes.validate_artifact(
-                staged,
-                format,
-                task=model.task,
-                input_schema=input_schema,
-                labels=labels,
-                input_example=input_example,
-                max_bytes=max_bytes,
-                expected_sha256=(expected_sha256 or "").strip().lower() or None,
-                allow_pickle=allow_pickle,
-            )
-        except runtimes.ArtifactError as exc:
-            error_class = ArtifactTooLarge if exc.code == "too_large" else InvalidArtifact
-            raise error_class(exc.message, code=exc.code) from None
-        twin, twin_report = _onnx_twin(
-            staged, format, model.task, input_schema, labels, input_example, allow_pickle
+        artifact_fields = _check_staged(
+            staged,
+            format,
+            task=model.task,
+            input_schema=input_schema,
+            labels=labels,
+            input_example=input_example,
+            expected_sha256=expected_sha256,
+            allow_pickle=trusted_operator or bool(actor is not None and actor.is_staff),
         )
-        return _store_version(
+        version = ModelVersion(
             model=model,
-            staged=staged,
             format=format,
-            checked=checked,
-            twin=twin,
-            twin_report=twin_report,
             input_schema=input_schema,
             input_example=input_example,
             labels=labels,
@@ -215,79 +205,97 @@ def version_create(
             ignore_extra_features=ignore_extra_features,
             timeout_seconds=timeout_seconds,
             price_per_row=price_per_row,
-            actor=_actor(actor),
+            created_by=_actor(actor),
+        )
+        return _store_version(
+            version, staged, alias=alias, alias_reason=alias_reason, **artifact_fields
         )
     finally:
         staged.unlink(missing_ok=True)
 
 
-def _onnx_twin(staged, format, task, input_schema, labels, input_example, allow_pickle):
-    """ONNX fast path: an onnxruntime twin of a scikit-learn artifact, if it agrees."""
-    if format == ArtifactFormat.ONNX or not settings.REGISTRY_ONNX_TWINS:
+def _check_staged(staged: Path, format: str, *, expected_sha256: str | None, **spec) -> dict:
+    """The staged artifact validated (and its ONNX twin, if one agrees): the version's fields
+    that come from the file."""
+    try:
+        checked = runtimes.validate_artifact(
+            staged,
+            format,
+            max_bytes=settings.MODEL_MAX_UPLOAD_BYTES,
+            expected_sha256=(expected_sha256 or "").strip().lower() or None,
+            **spec,
+        )
+    except runtimes.ArtifactError as exc:
+        error_class = ArtifactTooLarge if exc.code == "too_large" else InvalidArtifact
+        raise error_class(exc.message, code=exc.code) from None
+    twin, twin_report = _onnx_twin(staged, format, **spec)
+    fields = {key: checked[key] for key in ("runtime", "sha256", "size")}
+    return {**fields, "twin": twin, "twin_report": twin_report}
+
+
+def _onnx_twin(staged: Path, format: str, *, input_example: dict, **spec) -> tuple:
+    """ONNX fast path: an onnxruntime twin of the artifact, if its format converts and agrees."""
+    entry = runtimes.FORMATS[format]
+    if entry.to_onnx is None or not settings.REGISTRY_ONNX_TWINS:
         return None, {}
-    predictor = runtimes.load_predictor(
-        staged,
-        format,
-        task=task,
-        input_schema=input_schema,
-        labels=labels,
-        allow_pickle=allow_pickle,
-    )
-    return twins.make_twin(
-        predictor, task=task, input_schema=input_schema, labels=labels, input_example=input_example
-    )
+    predictor = runtimes.load_predictor(staged, format, **spec)
+    return twins.make_twin(predictor, fmt=entry, input_example=input_example)
 
 
 def _store_version(
-    *,
-    model: MLModel,
+    version: ModelVersion,
     staged: Path,
-    checked: dict,
-    actor,
-    twin: bytes | None = None,
-    twin_report: dict | None = None,
+    *,
+    twin: bytes | None,
+    twin_report: dict,
+    alias: str,
+    alias_reason: str,
     **fields,
 ) -> ModelVersion:
-    stored_name = twin_name = None
+    """Number the version, save its files and row (and move the alias), or leave nothing."""
+    model = version.model
+    for field, value in fields.items():
+        setattr(version, field, value)
+    version.twin_report = twin_report
     try:
         with transaction.atomic():
             # Lock the model row so concurrent uploads get consecutive numbers.
             MLModel.objects.select_for_update().filter(pk=model.pk).first()
-            number = (model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-            version = ModelVersion(
-                model=model,
-                number=number,
-                runtime=checked["runtime"],
-                sha256=checked["sha256"],
-                size=checked["size"],
-                created_by=actor,
-                **fields,
-            )
-            with open(staged, "rb") as handle:
-                version.artifact.save("upload", File(handle), save=False)
-            stored_name = version.artifact.name
-            version.twin_report = twin_report or {}
-            if twin is not None:
-                version.onnx_twin.save("twin.onnx", ContentFile(twin), save=False)
-                twin_name = version.onnx_twin.name
-                version.twin_sha256 = hashlib.sha256(twin).hexdigest()
+            version.number = (model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+            _save_files(version, staged, twin)
             version.save()
             _audit(
                 model,
                 "version_created",
-                actor,
+                version.created_by,
                 version=version,
-                number=number,
+                number=version.number,
                 format=version.format,
                 sha256=version.sha256,
                 size=version.size,
             )
+            if alias:
+                alias_set(
+                    model=model,
+                    alias=alias,
+                    version=version,
+                    actor=version.created_by,
+                    reason=alias_reason,
+                )
     except BaseException:
-        for name in (stored_name, twin_name):
+        for name in (version.artifact.name, version.onnx_twin.name):
             if name:
                 version.artifact.storage.delete(name)
         raise
     return version
+
+
+def _save_files(version: ModelVersion, staged: Path, twin: bytes | None) -> None:
+    with open(staged, "rb") as handle:
+        version.artifact.save("upload", File(handle), save=False)
+    if twin is not None:
+        version.onnx_twin.save("twin.onnx", ContentFile(twin), save=False)
+        version.twin_sha256 = hashlib.sha256(twin).hexdigest()
 
 
 @transaction.atomic
@@ -311,34 +319,6 @@ def version_set_price(*, version: ModelVersion, price_per_row: Decimal, actor=No
             new=str(price_per_row),
         )
     return version
-
-
-def resolve_version(model: MLModel, ref: int | str | None) -> ModelVersion:
-    """A version by number (`3`, `"3"`) or by alias name (`"production"`); default production."""
-    ref = "production" if ref in (None, "") else ref
-    if isinstance(ref, bool):
-        raise NotFound("Version must be a number or an alias name.", code="version_not_found")
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        version = model.versions.filter(number=int(ref)).first()
-        if version is None:
-            raise NotFound(f"Model {model.name!r} has no version {ref}.", code="version_not_found")
-        return version
-    alias = Alias.objects.select_related("version").filter(model=model, name=str(ref)).first()
-    if alias is None:
-        raise NotFound(
-            f"Model {model.name!r} has no alias {str(ref)[:64]!r}.", code="version_not_found"
-        )
-    return alias.version
-
-
-def resolve_version_or_latest(model: MLModel, ref: int | str | None) -> ModelVersion:
-    """Like resolve_version, but with no ref and no production alias, the newest version."""
-    if ref in (None, "") and not model.aliases.filter(name="production").exists():
-        latest = model.versions.order_by("-number").first()
-        if latest is None:
-            raise NotFound(f"Model {model.name!r} has no versions yet.", code="version_not_found")
-        return latest
-    return resolve_version(model, ref)
 
 
 @transaction.atomic

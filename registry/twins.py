@@ -1,19 +1,20 @@
-"""ONNX twins: serve a scikit-learn version from onnxruntime when that changes nothing.
+"""ONNX twins: serve a version from onnxruntime when that changes nothing.
 
-When a skops or joblib version is registered, we try converting its estimator with skl2onnx.
-The twin is kept only if it agrees with the original on the input example and on sampled rows:
-identical labels and probabilities within 1e-5 for classifiers, values within 1e-5 (relative)
-for regressors. Otherwise the version is served by scikit-learn as uploaded, and the report
-says why. No Django here.
+When a version is registered in a format that converts to ONNX (its `to_onnx` in the table of
+formats: skops and joblib, through skl2onnx), we try converting it. The twin is kept only if it
+agrees with the original on the input example and on sampled rows: identical labels and
+probabilities within 1e-5 for classifiers, values within 1e-5 (relative) for regressors.
+Otherwise the version is served by its own runtime as uploaded, and the report says why. No
+Django here.
 """
 
 import numpy as np
 
-from registry import runtimes
+from registry import features, runtimes
+from registry.runtimes.formats.onnx import OnnxPredictor
 
 SAMPLE_ROWS = 256
 TOLERANCE = 1e-5
-ONNX_TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 
 
 def sample_rows(input_schema: list[dict], example: dict, count: int, seed: int = 0) -> list:
@@ -24,8 +25,9 @@ def sample_rows(input_schema: list[dict], example: dict, count: int, seed: int =
         row = {}
         for feature in input_schema:
             name, value = feature["name"], example[feature["name"]]
-            if feature["type"] == "boolean":
-                row[name] = bool(rng.integers(0, 2))
+            kind = features.type_of(feature)
+            if not kind.bounded:  # true or false
+                row[name] = kind.nearest(float(rng.integers(0, 2)))
                 continue
             if "enum" in feature:
                 row[name] = feature["enum"][int(rng.integers(0, len(feature["enum"])))]
@@ -37,37 +39,19 @@ def sample_rows(input_schema: list[dict], example: dict, count: int, seed: int =
             if rng.random() < 0.5:
                 low, high = max(low, value - spread / 2), min(high, value + spread / 2)
             number = float(rng.uniform(low, high))
-            row[name] = round(number) if feature["type"] == "integer" else number
+            row[name] = kind.nearest(number)
         rows.append(row)
     return rows
 
 
 def make_twin(
-    predictor: runtimes.Predictor,
-    *,
-    task: str,
-    input_schema: list[dict],
-    labels: list[str] | None,
-    input_example: dict,
+    predictor: runtimes.Predictor, *, fmt: runtimes.Format, input_example: dict
 ) -> tuple[bytes | None, dict]:
     """(ONNX bytes, report) when the twin agrees with the original; (None, report) if not."""
-    estimator = getattr(predictor, "model", None)
-    if estimator is None:
-        return None, {"kept": False, "reason": "not a scikit-learn model"}
+    task, input_schema, labels = predictor.task, predictor.input_schema, predictor.labels
     try:
-        from skl2onnx import to_onnx
-        from skl2onnx.common.data_types import FloatTensorType
-        from sklearn.base import is_classifier
-
-        options = {id(estimator): {"zipmap": False}} if is_classifier(estimator) else None
-        onnx_model = to_onnx(
-            estimator,
-            initial_types=[("input", FloatTensorType([None, len(input_schema)]))],
-            options=options,
-            target_opset=ONNX_TARGET_OPSET,
-        )
-        data = onnx_model.SerializeToString()
-        twin = runtimes.OnnxPredictor(data, task=task, input_schema=input_schema, labels=labels)
+        data = fmt.to_onnx(predictor)
+        twin = OnnxPredictor(data, task=task, input_schema=input_schema, labels=labels)
     except Exception as exc:  # no converter for this estimator, or the result does not load
         return None, {
             "kept": False,

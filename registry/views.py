@@ -76,11 +76,12 @@ class MLModelViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get"], url_path="schema")
     def input_schema(self, request, name=None):
         """The input a version expects, as JSON Schema, with an example row."""
-        model = self.get_object()
-        version = services.resolve_version_or_latest(model, request.query_params.get("version"))
+        version = selectors.version_or_latest(
+            user=request.user, model_name=name, ref=request.query_params.get("version")
+        )
         return Response(
             {
-                "model": model.name,
+                "model": version.model.name,
                 "version": version.number,
                 "json_schema": to_json_schema(
                     version.input_schema, ignore_extra=version.ignore_extra_features
@@ -113,7 +114,9 @@ class ModelVersionViewSet(viewsets.GenericViewSet):
         return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
 
     def retrieve(self, request, model_name=None, number=None):
-        version = services.resolve_version(self.model(), int(number))
+        version = selectors.version_resolve(
+            user=request.user, model_name=model_name, ref=int(number)
+        )
         return Response(VersionSerializer(version).data)
 
     @extend_schema(request=VersionUploadSerializer, responses={201: VersionSerializer})
@@ -121,23 +124,14 @@ class ModelVersionViewSet(viewsets.GenericViewSet):
         data = VersionUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        model = self.model()
-        alias = fields.pop("alias")
         version = services.version_create(
-            model=model,
+            model=self.model(),
             artifact=fields.pop("artifact"),
             expected_sha256=fields.pop("sha256"),
             actor=request.user,
+            alias_reason="Set at upload",
             **fields,
         )
-        if alias:
-            services.alias_set(
-                model=model,
-                alias=alias,
-                version=version,
-                actor=request.user,
-                reason="Set at upload",
-            )
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -162,10 +156,11 @@ class AliasViewSet(viewsets.GenericViewSet):
     def update(self, request, model_name=None, alias=None):
         data = AliasMoveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        model = self.model()
-        version = services.resolve_version(model, data.validated_data["version"])
+        version = selectors.version_resolve(
+            user=request.user, model_name=model_name, ref=data.validated_data["version"]
+        )
         moved = services.alias_set(
-            model=model,
+            model=version.model,
             alias=alias,
             version=version,
             actor=request.user,

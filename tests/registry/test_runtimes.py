@@ -1,6 +1,7 @@
 """The runtimes against real models: skops, ONNX and joblib artifacts of the demo models.
 
-No database: these tests exercise `registry.runtimes` alone, as the RQ workers do.
+No database: these tests exercise `registry.runtimes` (and the schema's matrix) alone, as the RQ
+workers do.
 """
 
 import json
@@ -31,12 +32,13 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from registry import demo
 from registry.runtimes import (
     ArtifactError,
-    build_matrix,
     load_predictor,
     sha256_file,
     sniff_format,
     validate_artifact,
 )
+from registry.runtimes.sklearn import ONNX_TARGET_OPSET
+from registry.schemas import build_matrix
 from registry.skops_allowlist import TRUSTED_TYPES
 from tests.registry.conftest import DIABETES, IRIS, linear_onnx, malicious_pickle
 
@@ -139,7 +141,7 @@ def test_it_reads_probabilities_from_an_onnx_zipmap_output(artifacts, tmp_path):
     model = to_onnx(
         artifacts.iris_estimator,
         initial_types=[("input", FloatTensorType([None, 4]))],
-        target_opset=demo.ONNX_TARGET_OPSET,
+        target_opset=ONNX_TARGET_OPSET,
     )
     path.write_bytes(model.SerializeToString())
     rows, X, _ = demo.dataset("iris")

@@ -51,19 +51,13 @@ class Command(BaseCommand):
         example = _read_json(options["example"], "Example")
         labels = _read_json(options["labels"], "Labels")
         metrics = _read_json(options["metrics"], "Metrics") or {}
-        bar = Progress(self, total=2 if options["alias"] else 1, label="Registering")
+        alias = options["alias"] or ""
+        bar = Progress(self, total=1, label="Registering")
         try:
             with transaction.atomic():
-                model = MLModel.objects.filter(name=options["name"]).first()
-                if model is None:
-                    if not options["task"]:
-                        raise CommandError(
-                            f"No model named {options['name']!r}; pass --task to create it."
-                        )
-                    model = services.model_create(
-                        name=options["name"], task=options["task"], title=options["title"]
-                    )
-                bar.step(f"validating {options['path']} ({options['format']})...")
+                model = self._model(options)
+                pointing = f" and pointing {alias} at it" if alias else ""
+                bar.step(f"validating {options['path']} ({options['format']}){pointing}...")
                 version = services.version_create(
                     model=model,
                     artifact=options["path"],
@@ -76,20 +70,25 @@ class Command(BaseCommand):
                     expected_sha256=options["sha256"],
                     ignore_extra_features=options["ignore_extra_features"],
                     trusted_operator=True,
+                    alias=alias,
+                    alias_reason="register_model --alias",
                 )
-                if options["alias"]:
-                    bar.step(f"pointing {options['alias']} at v{version.number}...")
-                    services.alias_set(
-                        model=model,
-                        alias=options["alias"],
-                        version=version,
-                        reason="register_model --alias",
-                    )
         except ServiceError as exc:
             fields = f" {json.dumps(exc.fields)}" if exc.fields else ""
             raise CommandError(f"{exc.detail}{fields}") from None
-        alias = f", {options['alias']} -> v{version.number}" if options["alias"] else ""
+        pointed = f", {alias} -> v{version.number}" if alias else ""
         bar.finish(
             f"Registered {model.name} v{version.number} ({version.format}, {version.runtime}, "
-            f"sha256 {version.sha256[:12]}){alias}."
+            f"sha256 {version.sha256[:12]}){pointed}."
+        )
+
+    def _model(self, options) -> MLModel:
+        """The model to add a version to, created first when --task is given."""
+        model = MLModel.objects.filter(name=options["name"]).first()
+        if model is not None:
+            return model
+        if not options["task"]:
+            raise CommandError(f"No model named {options['name']!r}; pass --task to create it.")
+        return services.model_create(
+            name=options["name"], task=options["task"], title=options["title"]
         )

@@ -10,7 +10,7 @@ from mlservice.progress import Progress
 from registry import demo, services
 from registry.models import MLModel
 
-STEPS = 5  # train, export, register skops, register onnx, set the alias
+STEPS = 5  # train, export skops, export ONNX, register skops, register ONNX as production
 
 
 class Command(BaseCommand):
@@ -27,42 +27,39 @@ class Command(BaseCommand):
                 self.stdout.write(f"{spec.name}: already registered, nothing to do.")
         bar = Progress(self, total=len(todo) * STEPS, label="Seeding")
         for spec in todo:
-            prefix = f"{spec.name}:"
-            bar.step(f"{prefix} training...")
+            bar.step(f"{spec.name}: training...")
             estimator = demo.train(spec)
             metrics = demo.evaluate(spec, estimator)
-            with tempfile.TemporaryDirectory() as tmp, transaction.atomic():
-                model = services.model_create(
-                    name=spec.name, task=spec.task, title=spec.title, description=spec.description
-                )
-                skops_path, onnx_path = Path(tmp, "model.skops"), Path(tmp, "model.onnx")
-                bar.step(f"{prefix} exporting skops and ONNX...")
-                demo.export_skops(estimator, skops_path)
-                demo.export_onnx(estimator, len(spec.input_schema), onnx_path)
-                versions = []
-                for fmt, path in (("skops", skops_path), ("onnx", onnx_path)):
-                    bar.step(f"{prefix} validating and registering the {fmt} version...")
-                    versions.append(
-                        services.version_create(
-                            model=model,
-                            artifact=path,
-                            format=fmt,
-                            input_schema=spec.input_schema,
-                            input_example=spec.input_example,
-                            labels=spec.labels,
-                            metrics=metrics,
-                            notes=f"Demo {fmt} artifact trained by seed_demo_models.",
-                        )
-                    )
-                bar.step(f"{prefix} pointing production at the ONNX version...")
-                services.alias_set(
-                    model=model,
-                    alias="production",
-                    version=versions[-1],
-                    reason="Demo seed: serve the ONNX version",
-                )
+            with tempfile.TemporaryDirectory() as tmp:
+                self._register(spec, estimator, metrics, Path(tmp), bar)
             self.stdout.write(
-                f"{prefix} registered v1 (skops) and v2 (onnx, production); metrics {metrics}."
+                f"{spec.name}: registered v1 (skops) and v2 (onnx, production); metrics {metrics}."
             )
         if todo:
             bar.finish(f"Seeded {', '.join(spec.name for spec in todo)}.")
+
+    @transaction.atomic
+    def _register(self, spec, estimator, metrics: dict, tmp: Path, bar: Progress) -> None:
+        """The model, its skops version, then its ONNX version with production on it."""
+        model = services.model_create(
+            name=spec.name, task=spec.task, title=spec.title, description=spec.description
+        )
+        bar.step(f"{spec.name}: exporting skops...")
+        demo.export_skops(estimator, tmp / "model.skops")
+        bar.step(f"{spec.name}: exporting ONNX...")
+        demo.export_onnx(estimator, len(spec.input_schema), tmp / "model.onnx")
+        for fmt, alias in (("skops", ""), ("onnx", "production")):
+            serving = " (production)" if alias else ""
+            bar.step(f"{spec.name}: validating and registering the {fmt} version{serving}...")
+            services.version_create(
+                model=model,
+                artifact=tmp / f"model.{fmt}",
+                format=fmt,
+                input_schema=spec.input_schema,
+                input_example=spec.input_example,
+                labels=spec.labels,
+                metrics=metrics,
+                notes=f"Demo {fmt} artifact trained by seed_demo_models.",
+                alias=alias,
+                alias_reason="Demo seed: serve the ONNX version",
+            )

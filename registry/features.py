@@ -1,0 +1,266 @@
+"""The rules of one input feature, written once: its declaration (name, type, bounds, enum), how a
+value of each type is checked and converted, how a column of values is checked with numpy, read
+from CSV text and turned back into typed values. Schemas, row and column validation, CSV reading
+and column typing all call this module. No Django here.
+
+A feature is a dict: `{"name", "type": number | integer | boolean, "minimum"?, "maximum"?,
+"enum"?, "description"?}`. Bounds and enums apply to numeric types only.
+"""
+
+import math
+import numbers
+import re
+from typing import Any
+
+import numpy as np
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
+KEYS = frozenset({"name", "type", "minimum", "maximum", "enum", "description"})
+BOUNDS = ("minimum", "maximum")
+TRUE, FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no"})
+
+# What is wrong with a value, as (what an API client reads, what a failed prediction says).
+# Both are formatted with the feature (`name`, bounds, `enum`); the second also with the `value`.
+MESSAGES = {
+    "missing": ("This feature is required.", "feature '{name}' is missing"),
+    "not_boolean": (
+        "Must be true or false.",
+        "feature '{name}' must be true or false, got {value!r}",
+    ),
+    "not_number": ("Must be a {noun}.", "feature '{name}' must be a number, got {value!r}"),
+    "too_large": (
+        "Must be a number within the range of a 64-bit float.",
+        "feature '{name}' must be finite, got {value!r}",
+    ),
+    "not_finite": (
+        "Must be a finite number (not NaN or Infinity).",
+        "feature '{name}' must be finite, got {value!r}",
+    ),
+    "not_whole": ("Must be a whole number.", "feature '{name}' must be an integer, got {value!r}"),
+    "below": ("Must be at least {minimum}.", "feature '{name}' must be >= {minimum}"),
+    "above": ("Must be at most {maximum}.", "feature '{name}' must be <= {maximum}"),
+    "not_in_enum": ("Must be one of {enum}.", "feature '{name}' must be one of {enum}"),
+}
+UNKNOWN_FEATURE = "Unknown feature; this model does not take it."
+NOT_AN_OBJECT = (
+    "Each input row must be an object of feature: value.",
+    "expected an object of feature values",
+)
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number: an int or float, not a bool (which Python counts as an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+class Number:
+    """A real number: any finite value within the bounds and enum."""
+
+    name = "number"
+    noun = "number"
+    python_type: type = float
+    bounded = True  # minimum, maximum and enum apply
+
+    def problem(self, value: Any, lenient: bool) -> str | None:
+        if not (_is_real(value) if lenient else is_number(value)):
+            return "not_number"
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond what a float (and so the model) can hold
+            return "too_large"
+        return None if finite else "not_finite"
+
+    def column_ok(self, column: np.ndarray) -> bool:
+        return True
+
+    def from_text(self, text: str) -> Any:
+        """CSV text -> the value; text that does not convert is returned as is, so that row
+        validation reports it with the field name and row index."""
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+    def typed(self, column: np.ndarray) -> list:
+        return column.tolist()
+
+    def nearest(self, number: float) -> Any:
+        """The value of this type closest to `number`."""
+        return number
+
+
+class Integer(Number):
+    name = "integer"
+    noun = "whole number"
+    python_type = int
+
+    def problem(self, value: Any, lenient: bool) -> str | None:
+        problem = super().problem(value, lenient)
+        if problem is None and not float(value).is_integer():
+            return "not_whole"
+        return problem
+
+    def column_ok(self, column: np.ndarray) -> bool:
+        return bool((column == np.round(column)).all())
+
+    def from_text(self, text: str) -> Any:
+        number = super().from_text(text)
+        return int(number) if isinstance(number, float) and number.is_integer() else number
+
+    def typed(self, column: np.ndarray) -> list:
+        return column.astype(np.int64).tolist()
+
+    def nearest(self, number: float) -> Any:
+        return round(number)
+
+
+class Boolean:
+    """true or false; stored as 1.0 / 0.0 in a matrix. No bounds, no enum."""
+
+    name = "boolean"
+    noun = "boolean"
+    python_type = bool
+    bounded = False
+
+    def problem(self, value: Any, lenient: bool) -> str | None:
+        if isinstance(value, bool) or (lenient and isinstance(value, int) and value in (0, 1)):
+            return None
+        return "not_boolean"
+
+    def column_ok(self, column: np.ndarray) -> bool:
+        # A matrix cannot tell 1 from true: rows with booleans are checked value by value.
+        return False
+
+    def from_text(self, text: str) -> Any:
+        lowered = text.lower()
+        return True if lowered in TRUE else False if lowered in FALSE else text
+
+    def typed(self, column: np.ndarray) -> list:
+        return (column != 0).tolist()
+
+    def nearest(self, number: float) -> Any:
+        return number >= 0.5
+
+
+TYPES: dict[str, Number | Boolean] = {kind.name: kind for kind in (Number(), Integer(), Boolean())}
+
+
+def type_of(feature: dict) -> Number | Boolean:
+    return TYPES[feature.get("type", "number")]
+
+
+# --- Declaration ------------------------------------------------------------------------------
+
+
+def declaration_problems(feature: dict, index: int, seen: set[str]) -> list[str]:
+    """What is wrong with the declaration of the schema's feature `index`; [] when it is fine.
+    `seen` holds the names declared before it, and gets this one's."""
+    where = f"feature {index}"
+    if not isinstance(feature, dict):
+        return [f"{where} must be an object with name and type."]
+    problems = []
+    unknown = set(feature) - KEYS
+    if unknown:
+        problems.append(f"{where} has unknown keys: {', '.join(sorted(unknown))}.")
+    name = feature.get("name")
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        problems.append(f"{where} needs a name of letters, digits, '_', '.', '-'.")
+    elif name in seen:
+        problems.append(f"feature {name!r} is declared twice.")
+    else:
+        seen.add(name)
+        where = f"feature {name!r}"
+    return problems + _value_rule_problems(feature, where)
+
+
+def _value_rule_problems(feature: dict, where: str) -> list[str]:
+    problems = []
+    if feature.get("type") not in TYPES:
+        problems.append(f"{where} type must be one of {', '.join(TYPES)}.")
+    for bound in BOUNDS:
+        if bound in feature and not (is_number(feature[bound]) and math.isfinite(feature[bound])):
+            problems.append(f"{where} {bound} must be a finite number.")
+    if (
+        is_number(feature.get("minimum"))
+        and is_number(feature.get("maximum"))
+        and feature["minimum"] > feature["maximum"]
+    ):
+        problems.append(f"{where} minimum is greater than its maximum.")
+    if "enum" in feature and not (
+        isinstance(feature["enum"], list)
+        and feature["enum"]
+        and all(is_number(v) or isinstance(v, bool) for v in feature["enum"])
+    ):
+        problems.append(f"{where} enum must be a non-empty list of numbers.")
+    return problems
+
+
+# --- One value --------------------------------------------------------------------------------
+
+
+def value_problem(value: Any, feature: dict, *, lenient: bool = False) -> str | None:
+    """The code (a key of MESSAGES) of what is wrong with `value` for `feature`; None if fine.
+
+    Strict for JSON from API clients: numbers are ints and floats, booleans true and false.
+    `lenient` is for rows built in Python (a model's own checks, sampled rows): any real number
+    (numpy's too), and 0 or 1 for a boolean.
+    """
+    kind = type_of(feature)
+    problem = kind.problem(value, lenient)
+    if problem is not None or not kind.bounded:
+        return problem
+    if feature.get("minimum") is not None and value < feature["minimum"]:
+        return "below"
+    if feature.get("maximum") is not None and value > feature["maximum"]:
+        return "above"
+    if feature.get("enum") is not None and value not in feature["enum"]:
+        return "not_in_enum"
+    return None
+
+
+def client_message(problem: str, feature: dict) -> str:
+    """The message an API client reads for `problem` in a row's `feature`."""
+    return MESSAGES[problem][0].format(noun=type_of(feature).noun, **feature)
+
+
+def model_message(problem: str, feature: dict, value: Any = None) -> str:
+    """The message of the ValueError a predictor raises for `problem` (without the row)."""
+    return MESSAGES[problem][1].format(value=value, **feature)
+
+
+def to_float(value: Any, feature: dict, *, index: int) -> float:
+    """`value` as the float a model receives; ValueError naming the row and feature if it does
+    not fit the feature (lenient, as rows built in Python are)."""
+    problem = value_problem(value, feature, lenient=True)
+    if problem is not None:
+        raise ValueError(f"row {index}: {model_message(problem, feature, value)}")
+    return float(value)
+
+
+def from_text(text: str, feature: dict) -> Any:
+    """A CSV field as the feature's type (surrounding spaces ignored)."""
+    return type_of(feature).from_text(text.strip())
+
+
+# --- A column ---------------------------------------------------------------------------------
+
+
+def column_within(column: np.ndarray, feature: dict) -> bool:
+    """Whether every (finite) value of `column` fits the feature's type, bounds and enum,
+    checked with numpy. Always False for a boolean: its values need checking one by one."""
+    if not type_of(feature).column_ok(column):
+        return False
+    if feature.get("minimum") is not None and (column < feature["minimum"]).any():
+        return False
+    if feature.get("maximum") is not None and (column > feature["maximum"]).any():
+        return False
+    return feature.get("enum") is None or bool(np.isin(column, feature["enum"]).all())
+
+
+def typed_column(column: np.ndarray, feature: dict) -> list:
+    """A stored float column as the Python values of the feature's type."""
+    return type_of(feature).typed(column)

@@ -1,0 +1,37 @@
+"""One predictor interface over the artifact formats the registry accepts.
+
+`base` holds the Predictor interface and the outputs' shape; `formats` the table of formats, one
+module each (skops and joblib hold scikit-learn estimators, run by `sklearn`; onnx runs in
+onnxruntime); `sniffing` tells a file's real format from its content; `loading` loads a stored
+artifact (`load_predictor`) and is the gate for uploads (`validate_artifact`: size, pickle
+policy, sha256, real format, safe load, then one run of the input example). Everything here is
+plain Python (no Django) so that RQ workers and tests can use it without settings.
+"""
+
+from registry.runtimes.base import (
+    CLASSIFICATION,
+    REGRESSION,
+    TASKS,
+    ArtifactError,
+    Format,
+    Predictor,
+    output_rows,
+)
+from registry.runtimes.formats import FORMATS
+from registry.runtimes.loading import load_predictor, sha256_file, validate_artifact
+from registry.runtimes.sniffing import sniff_format
+
+__all__ = [
+    "CLASSIFICATION",
+    "FORMATS",
+    "REGRESSION",
+    "TASKS",
+    "ArtifactError",
+    "Format",
+    "Predictor",
+    "load_predictor",
+    "output_rows",
+    "sha256_file",
+    "sniff_format",
+    "validate_artifact",
+]

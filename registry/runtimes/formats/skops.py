@@ -1,0 +1,42 @@
+"""skops: a zip of a scikit-learn estimator's state, loaded without unpickling, only with the
+types on the allowlist (`registry/skops_allowlist.py`)."""
+
+import zipfile
+from pathlib import Path
+
+from registry.runtimes import sklearn
+from registry.runtimes.base import ArtifactError, Format, Predictor
+from registry.skops_allowlist import TRUSTED_TYPES
+
+
+def sniff(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "schema.json" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def load(path: Path, **kwargs) -> Predictor:
+    # Imported here: skops.io imports every scikit-learn estimator, which takes seconds.
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    if refused:
+        raise ArtifactError(
+            f"the skops file contains types that are not on the allowlist: {', '.join(refused)}",
+            code="untrusted_type",
+        )
+    return sklearn.SklearnPredictor(skops.io.load(path, trusted=untrusted), **kwargs)
+
+
+FORMAT = Format(
+    name="skops",
+    label="skops (scikit-learn)",
+    suffix=".skops",
+    magic=(b"PK\x03\x04",),
+    sniff=sniff,
+    load=load,
+    to_onnx=sklearn.to_onnx,
+)
