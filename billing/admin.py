@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from billing import services
 from billing.models import Account, LedgerEntry
 from mlservice.errors import ServiceError
+from mlservice.forms import ServiceForm
 
 
 @admin.register(Account)
@@ -34,7 +35,7 @@ class AccountAdmin(admin.ModelAdmin):
         return False
 
 
-class AdjustmentForm(forms.ModelForm):
+class AdjustmentForm(ServiceForm):
     """A staff credit (positive) or debit (negative), with the reason kept in the ledger."""
 
     user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"))
@@ -47,32 +48,20 @@ class AdjustmentForm(forms.ModelForm):
         model = LedgerEntry
         fields = ()
 
-    def __init__(self, *args, actor=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.actor = actor
-        self.created = None
-
     def _post_clean(self):
         # The entry is built and validated by the service (in clean), not from this form.
         pass
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        try:
-            self.created = services.adjustment_create(
-                user=cleaned["user"],
-                amount=Decimal(cleaned["amount"]),
-                reason=cleaned["reason"],
-                actor=self.actor,
-            )
-        except ServiceError as exc:
-            for name, problems in (exc.fields or {}).items():
-                self.add_error(name if name in self.fields else None, problems)
-            if not exc.fields:
-                self.add_error("amount" if "balance" in exc.extra else None, str(exc.detail))
-        return cleaned
+    def create(self, cleaned: dict) -> LedgerEntry:
+        return services.adjustment_create(
+            user=cleaned["user"],
+            amount=Decimal(cleaned["amount"]),
+            reason=cleaned["reason"],
+            actor=self.actor,
+        )
+
+    def field_for(self, exc: ServiceError) -> str | None:
+        return "amount" if "balance" in exc.extra else None
 
 
 @admin.register(LedgerEntry)
@@ -110,12 +99,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-
-            class StaffAdjustmentForm(AdjustmentForm):
-                def __init__(self, *args, **kw):
-                    super().__init__(*args, actor=request.user, **kw)
-
-            return StaffAdjustmentForm
+            return AdjustmentForm.for_actor(request.user)
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):

@@ -8,8 +8,26 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from mlservice.errors import ServiceError
+from mlservice.forms import ServiceForm
 from registry import services
 from registry.models import Alias, AliasMove, ArtifactFormat, AuditEvent, MLModel, ModelVersion
+
+ALIASES = ("production", "staging")
+
+
+def per_alias(method: str, description: str) -> list:
+    """One admin action per common alias, named `<method>_<alias>`, each calling
+    `model_admin.<method>(request, queryset, alias)`."""
+
+    def action_for(alias: str):
+        @admin.action(description=description.format(alias=alias))
+        def action(model_admin, request, queryset):
+            getattr(model_admin, method)(request, queryset, alias)
+
+        action.__name__ = f"{method}_{alias}"
+        return action
+
+    return [action_for(alias) for alias in ALIASES]
 
 
 def rollback_aliases(model_admin, request, pairs) -> None:
@@ -85,7 +103,11 @@ class MLModelAdmin(admin.ModelAdmin):
     search_fields = ("name", "title", "description")
     readonly_fields = ("created_by", "created_at", "updated_at")
     inlines = [AliasInline, VersionInline]
-    actions = ["rollback_production", "rollback_staging", "archive", "unarchive"]
+    actions = [
+        *per_alias("rollback", "Roll back the {alias} alias to its previous version"),
+        "archive",
+        "unarchive",
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("aliases__version", "versions")
@@ -122,16 +144,8 @@ class MLModelAdmin(admin.ModelAdmin):
         except ServiceError as exc:
             raise ValidationError(str(exc.detail)) from exc
 
-    def _rollback(self, request, queryset, alias):
+    def rollback(self, request, queryset, alias):
         rollback_aliases(self, request, [(model, alias) for model in queryset])
-
-    @admin.action(description="Roll back the production alias to its previous version")
-    def rollback_production(self, request, queryset):
-        self._rollback(request, queryset, "production")
-
-    @admin.action(description="Roll back the staging alias to its previous version")
-    def rollback_staging(self, request, queryset):
-        self._rollback(request, queryset, "staging")
 
     @admin.action(description="Archive (hide from users)")
     def archive(self, request, queryset):
@@ -159,7 +173,7 @@ class JSONTextField(forms.CharField):
             raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
 
 
-class VersionUploadForm(forms.ModelForm):
+class VersionUploadForm(ServiceForm):
     """Uploading a version runs the whole validation (load, example prediction) in clean()."""
 
     artifact = forms.FileField(help_text="skops, ONNX or joblib file (stored under a new name).")
@@ -189,42 +203,30 @@ class VersionUploadForm(forms.ModelForm):
             "price_per_row",
         )
 
-    def __init__(self, *args, user=None, **kwargs):
+    refusal_field = "artifact"
+
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["price_per_row"].required = False  # empty: free
-        self.user = user
-        self.created = None
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        try:
-            self.created = services.version_create(
-                model=cleaned["model"],
-                artifact=cleaned["artifact"],
-                format=cleaned["format"],
-                input_schema=cleaned["input_schema"],
-                input_example=cleaned["input_example"],
-                labels=cleaned.get("labels"),
-                metrics=cleaned.get("metrics") or {},
-                notes=cleaned.get("notes", ""),
-                expected_sha256=cleaned.get("sha256") or None,
-                ignore_extra_features=cleaned.get("ignore_extra_features", False),
-                timeout_seconds=cleaned.get("timeout_seconds") or 60,
-                price_per_row=cleaned.get("price_per_row") or 0,
-                actor=self.user,
-                alias=cleaned.get("alias") or "",
-                alias_reason="Set at upload in the admin",
-            )
-        except ServiceError as exc:
-            fields = exc.fields or {}
-            for name, problems in fields.items():
-                target = name if name in self.fields else None
-                self.add_error(target, problems)
-            if not fields:
-                self.add_error("artifact", str(exc.detail))
-        return cleaned
+    def create(self, cleaned: dict) -> ModelVersion:
+        return services.version_create(
+            model=cleaned["model"],
+            artifact=cleaned["artifact"],
+            format=cleaned["format"],
+            input_schema=cleaned["input_schema"],
+            input_example=cleaned["input_example"],
+            labels=cleaned.get("labels"),
+            metrics=cleaned.get("metrics") or {},
+            notes=cleaned.get("notes", ""),
+            expected_sha256=cleaned.get("sha256") or None,
+            ignore_extra_features=cleaned.get("ignore_extra_features", False),
+            timeout_seconds=cleaned.get("timeout_seconds") or 60,
+            price_per_row=cleaned.get("price_per_row") or 0,
+            actor=self.actor,
+            alias=cleaned.get("alias") or "",
+            alias_reason="Set at upload in the admin",
+        )
 
 
 @admin.register(ModelVersion)
@@ -242,7 +244,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("format", "runtime", "model")
     search_fields = ("model__name", "sha256", "notes")
     list_select_related = ("model", "created_by")
-    actions = ["promote_production", "promote_staging"]
+    actions = per_alias("promote", "Promote to {alias}")
     readonly_fields = (
         "model",
         "number",
@@ -270,13 +272,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            form = VersionUploadForm
-
-            class UserBoundForm(form):
-                def __init__(self, *args, **kw):
-                    super().__init__(*args, user=request.user, **kw)
-
-            return UserBoundForm
+            return VersionUploadForm.for_actor(request.user)
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
@@ -328,7 +324,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def alias_names(self, obj):
         return ", ".join(sorted(a.name for a in obj.aliases.all())) or "-"
 
-    def _promote(self, request, queryset, alias):
+    def promote(self, request, queryset, alias):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
@@ -341,14 +337,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
             reason="Promoted in the admin",
         )
         self.message_user(request, f"{version} is now {alias}.", messages.SUCCESS)
-
-    @admin.action(description="Promote to production")
-    def promote_production(self, request, queryset):
-        self._promote(request, queryset, "production")
-
-    @admin.action(description="Promote to staging")
-    def promote_staging(self, request, queryset):
-        self._promote(request, queryset, "staging")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

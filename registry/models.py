@@ -11,6 +11,30 @@ from django.db import models
 from registry.runtimes.formats import FORMATS
 
 
+def _user() -> models.ForeignKey:
+    """Who made a change: kept (as null) when that user is deleted."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+
+class WrittenOnce(models.Model):
+    """A record of what happened: added, never changed or deleted one by one."""
+
+    immutable = "This record is immutable."
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError(self.immutable)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError(self.immutable)
+
+
 class Task(models.TextChoices):
     CLASSIFICATION = "classification", "Classification"
     REGRESSION = "regression", "Regression"
@@ -34,9 +58,7 @@ class MLModel(models.Model):
     description = models.TextField(blank=True)
     task = models.CharField(max_length=20, choices=Task.choices)
     is_archived = models.BooleanField(default=False, db_index=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = _user()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -107,9 +129,7 @@ class ModelVersion(models.Model):
         help_text="Credits charged per input row; 0 = free. Applies to predictions submitted "
         "after a change.",
     )
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = _user()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -156,9 +176,7 @@ class Alias(models.Model):
     model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="aliases")
     name = models.SlugField(max_length=64)
     version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="aliases")
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    updated_by = _user()
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -172,8 +190,10 @@ class Alias(models.Model):
         return f"{self.model.name}@{self.name} -> v{self.version.number}"
 
 
-class AliasMove(models.Model):
+class AliasMove(WrittenOnce):
     """One move of an alias, kept forever: who moved it, when, from which version, to which."""
+
+    immutable = "Alias history is immutable."
 
     class Kind(models.TextChoices):
         SET = "set", "Set"
@@ -186,9 +206,7 @@ class AliasMove(models.Model):
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    actor = _user()
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -200,26 +218,18 @@ class AliasMove(models.Model):
         source = f"v{self.from_version.number}" if self.from_version else "nothing"
         return f"{self.model.name}@{self.alias}: {source} -> v{self.to_version.number}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValidationError("Alias history is immutable.")
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise ValidationError("Alias history is immutable.")
-
-
-class AuditEvent(models.Model):
+class AuditEvent(WrittenOnce):
     """Every change to the registry: model created/updated/archived, version added, alias moved."""
+
+    immutable = "The audit trail is immutable."
 
     model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="audit_events")
     version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     action = models.CharField(max_length=40, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    actor = _user()
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
@@ -228,8 +238,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.model.name}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValidationError("The audit trail is immutable.")
-        super().save(*args, **kwargs)

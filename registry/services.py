@@ -5,7 +5,7 @@ import os
 import tempfile
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, TypedDict, Unpack
 
 from django.conf import settings
 from django.core.files import File
@@ -118,12 +118,19 @@ def _stage_upload(upload: IO[bytes] | str | Path, max_bytes: int) -> Path:
     return path
 
 
-def _check_metadata(model: MLModel, input_schema, labels, input_example) -> None:
+def _check_request(version: ModelVersion, artifact) -> None:
+    """Refuse what is wrong before the artifact is even read: its format, stated size, and the
+    version's schema, labels and input example."""
+    if version.format not in ArtifactFormat.values:
+        raise InvalidArtifact(
+            f"format must be one of {', '.join(ArtifactFormat.values)}.", code="invalid_format"
+        )
     fields = {}
-    problems = check_input_schema(input_schema)
+    problems = check_input_schema(version.input_schema)
     if problems:
         fields["input_schema"] = problems
-    if model.task == Task.CLASSIFICATION:
+    labels = version.labels
+    if version.model.task == Task.CLASSIFICATION:
         if not (
             isinstance(labels, list)
             and len(labels) >= 2
@@ -134,7 +141,7 @@ def _check_metadata(model: MLModel, input_schema, labels, input_example) -> None
     elif labels:
         fields["labels"] = ["A regression model has no class labels."]
     if not fields:
-        errors = row_errors(input_example, input_schema)
+        errors = row_errors(version.input_example, version.input_schema)
         if errors:
             fields["input_example"] = [f"{k}: {v}" for k, v in errors.items()]
     if fields:
@@ -143,6 +150,20 @@ def _check_metadata(model: MLModel, input_schema, labels, input_example) -> None
             code="invalid",
             fields=fields,
         )
+    max_bytes = settings.MODEL_MAX_UPLOAD_BYTES
+    size = getattr(artifact, "size", None)
+    if size is not None and size > max_bytes:
+        raise ArtifactTooLarge(f"The artifact is larger than the limit of {max_bytes:,} bytes.")
+
+
+class VersionOptions(TypedDict, total=False):
+    """How a version is described, served and charged: stored as given."""
+
+    metrics: dict
+    notes: str
+    ignore_extra_features: bool
+    timeout_seconds: int
+    price_per_row: Decimal
 
 
 def version_create(
@@ -153,16 +174,12 @@ def version_create(
     input_schema: list[dict],
     input_example: dict,
     labels: list[str] | None = None,
-    metrics: dict | None = None,
-    notes: str = "",
     expected_sha256: str | None = None,
-    ignore_extra_features: bool = False,
-    timeout_seconds: int = 60,
-    price_per_row: Decimal = Decimal(0),
     actor=None,
     trusted_operator: bool = False,
     alias: str = "",
     alias_reason: str = "",
+    **options: Unpack[VersionOptions],
 ) -> ModelVersion:
     """Validate an artifact completely, then store it under a generated name and add the row;
     with `alias`, point that alias at the new version in the same transaction.
@@ -172,55 +189,41 @@ def version_create(
     accepted only from staff (or an operator at the command line) and only when the sha256 they
     state matches the bytes received; that check happens before anything is unpickled.
     """
-    if format not in ArtifactFormat.values:
-        raise InvalidArtifact(
-            f"format must be one of {', '.join(ArtifactFormat.values)}.", code="invalid_format"
-        )
-    labels = labels or None
-    _check_metadata(model, input_schema, labels, input_example)
-    max_bytes = settings.MODEL_MAX_UPLOAD_BYTES
-    size = getattr(artifact, "size", None)
-    if size is not None and size > max_bytes:
-        raise ArtifactTooLarge(f"The artifact is larger than the limit of {max_bytes:,} bytes.")
-    staged = _stage_upload(artifact, max_bytes)
+    version = ModelVersion(
+        model=model,
+        format=format,
+        input_schema=input_schema,
+        input_example=input_example,
+        labels=labels or None,
+        created_by=_actor(actor),
+        **options,
+    )
+    _check_request(version, artifact)
+    staged = _stage_upload(artifact, settings.MODEL_MAX_UPLOAD_BYTES)
     try:
-        artifact_fields = _check_staged(
-            staged,
-            format,
-            task=model.task,
-            input_schema=input_schema,
-            labels=labels,
-            input_example=input_example,
-            expected_sha256=expected_sha256,
-            allow_pickle=trusted_operator or bool(actor is not None and actor.is_staff),
-        )
-        version = ModelVersion(
-            model=model,
-            format=format,
-            input_schema=input_schema,
-            input_example=input_example,
-            labels=labels,
-            metrics=metrics or {},
-            notes=notes,
-            ignore_extra_features=ignore_extra_features,
-            timeout_seconds=timeout_seconds,
-            price_per_row=price_per_row,
-            created_by=_actor(actor),
-        )
-        return _store_version(
-            version, staged, alias=alias, alias_reason=alias_reason, **artifact_fields
-        )
+        allow_pickle = trusted_operator or bool(actor is not None and actor.is_staff)
+        checked = _check_staged(staged, version, expected_sha256, allow_pickle)
+        return _store_version(version, staged, alias=alias, alias_reason=alias_reason, **checked)
     finally:
         staged.unlink(missing_ok=True)
 
 
-def _check_staged(staged: Path, format: str, *, expected_sha256: str | None, **spec) -> dict:
+def _check_staged(
+    staged: Path, version: ModelVersion, expected_sha256: str | None, allow_pickle: bool
+) -> dict:
     """The staged artifact validated (and its ONNX twin, if one agrees): the version's fields
     that come from the file."""
+    spec = {
+        "task": version.model.task,
+        "input_schema": version.input_schema,
+        "labels": version.labels,
+        "allow_pickle": allow_pickle,
+    }
     try:
         checked = runtimes.validate_artifact(
             staged,
-            format,
+            version.format,
+            input_example=version.input_example,
             max_bytes=settings.MODEL_MAX_UPLOAD_BYTES,
             expected_sha256=(expected_sha256 or "").strip().lower() or None,
             **spec,
@@ -228,18 +231,18 @@ def _check_staged(staged: Path, format: str, *, expected_sha256: str | None, **s
     except runtimes.ArtifactError as exc:
         error_class = ArtifactTooLarge if exc.code == "too_large" else InvalidArtifact
         raise error_class(exc.message, code=exc.code) from None
-    twin, twin_report = _onnx_twin(staged, format, **spec)
+    twin, twin_report = _onnx_twin(staged, version, spec)
     fields = {key: checked[key] for key in ("runtime", "sha256", "size")}
     return {**fields, "twin": twin, "twin_report": twin_report}
 
 
-def _onnx_twin(staged: Path, format: str, *, input_example: dict, **spec) -> tuple:
+def _onnx_twin(staged: Path, version: ModelVersion, spec: dict) -> tuple[bytes | None, dict]:
     """ONNX fast path: an onnxruntime twin of the artifact, if its format converts and agrees."""
-    entry = runtimes.FORMATS[format]
+    entry = runtimes.FORMATS[version.format]
     if entry.to_onnx is None or not settings.REGISTRY_ONNX_TWINS:
         return None, {}
-    predictor = runtimes.load_predictor(staged, format, **spec)
-    return twins.make_twin(predictor, fmt=entry, input_example=input_example)
+    predictor = runtimes.load_predictor(staged, version.format, **spec)
+    return twins.make_twin(predictor, fmt=entry, input_example=version.input_example)
 
 
 def _store_version(

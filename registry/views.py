@@ -28,13 +28,24 @@ VERSION_PARAM = OpenApiParameter(
 )
 
 
-class MLModelViewSet(viewsets.GenericViewSet):
-    """Models in the registry. Everyone signed in reads; staff create, edit and archive."""
+SLUG = r"[-a-zA-Z0-9_]+"
+
+
+class RegistryViewSet(viewsets.GenericViewSet):
+    """Everyone signed in reads the registry; staff write. Nested routes name the model."""
 
     permission_classes = [ReadOrStaffWrite]
+    lookup_value_regex = SLUG
+
+    def model(self):
+        return selectors.model_get(user=self.request.user, name=self.kwargs["model_name"])
+
+
+class MLModelViewSet(RegistryViewSet):
+    """Models in the registry. Everyone signed in reads; staff create, edit and archive."""
+
     serializer_class = MLModelSerializer
     lookup_field = "name"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
 
     def get_queryset(self):
         return selectors.models_for(self.request.user)
@@ -92,18 +103,13 @@ class MLModelViewSet(viewsets.GenericViewSet):
         )
 
 
-class ModelVersionViewSet(viewsets.GenericViewSet):
+class ModelVersionViewSet(RegistryViewSet):
     """The versions of one model. Uploading a version is staff-only."""
 
-    permission_classes = [ReadOrStaffWrite]
     serializer_class = VersionSerializer
     lookup_field = "number"
     lookup_value_regex = r"[0-9]+"
-
     parser_classes = [MultiPartParser, FormParser]
-
-    def model(self):
-        return selectors.model_get(user=self.request.user, name=self.kwargs["model_name"])
 
     def get_queryset(self):
         return selectors.versions_of(self.model())
@@ -135,16 +141,11 @@ class ModelVersionViewSet(viewsets.GenericViewSet):
         return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 
-class AliasViewSet(viewsets.GenericViewSet):
+class AliasViewSet(RegistryViewSet):
     """Aliases (`production`, `staging`, ...): where they point, moving them, rolling back."""
 
-    permission_classes = [ReadOrStaffWrite]
     serializer_class = AliasSerializer
     lookup_field = "alias"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
-
-    def model(self):
-        return selectors.model_get(user=self.request.user, name=self.kwargs["model_name"])
 
     def get_queryset(self):
         return Alias.objects.filter(model=self.model()).select_related("version", "updated_by")
