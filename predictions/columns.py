@@ -83,9 +83,7 @@ def _input_texts(matrix: np.ndarray, schema: list[dict]) -> list[list[str]]:
     """Each feature's values as `csv.writer` writes them: floats by `float_texts`, integers and
     booleans from their typed values."""
     return [
-        float_texts(matrix[:, index])
-        if features.type_of(feature).python_type is float
-        else list(map(str, values))
+        float_texts(matrix[:, index]) if features.is_float(feature) else list(map(str, values))
         for index, (feature, values) in enumerate(
             zip(schema, _typed_columns(matrix, schema), strict=True)
         )

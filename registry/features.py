@@ -10,10 +10,13 @@ A feature is a dict: `{"name", "type": number | integer | boolean, "minimum"?, "
 import math
 import numbers
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+NUMBER, INTEGER, BOOLEAN = "number", "integer", "boolean"
+FEATURE_TYPES = (NUMBER, INTEGER, BOOLEAN)
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,99}$")
 KEYS = frozenset({"name", "type", "minimum", "maximum", "enum", "description"})
 BOUNDS = ("minimum", "maximum")
@@ -27,7 +30,8 @@ MESSAGES = {
         "Must be true or false.",
         "feature '{name}' must be true or false, got {value!r}",
     ),
-    "not_number": ("Must be a {noun}.", "feature '{name}' must be a number, got {value!r}"),
+    "not_number": ("Must be a number.", "feature '{name}' must be a number, got {value!r}"),
+    "not_integer": ("Must be a whole number.", "feature '{name}' must be a number, got {value!r}"),
     "too_large": (
         "Must be a number within the range of a 64-bit float.",
         "feature '{name}' must be finite, got {value!r}",
@@ -53,104 +57,13 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+def kind_of(feature: dict) -> str:
+    return feature.get("type", NUMBER)
 
 
-class Number:
-    """A real number: any finite value within the bounds and enum."""
-
-    name = "number"
-    noun = "number"
-    python_type: type = float
-    bounded = True  # minimum, maximum and enum apply
-
-    def problem(self, value: Any, lenient: bool) -> str | None:
-        if not (_is_real(value) if lenient else is_number(value)):
-            return "not_number"
-        try:
-            finite = math.isfinite(value)
-        except OverflowError:  # an int beyond what a float (and so the model) can hold
-            return "too_large"
-        return None if finite else "not_finite"
-
-    def column_ok(self, column: np.ndarray) -> bool:
-        return True
-
-    def from_text(self, text: str) -> Any:
-        """CSV text -> the value; text that does not convert is returned as is, so that row
-        validation reports it with the field name and row index."""
-        try:
-            return float(text)
-        except ValueError:
-            return text
-
-    def typed(self, column: np.ndarray) -> list:
-        return column.tolist()
-
-    def nearest(self, number: float) -> Any:
-        """The value of this type closest to `number`."""
-        return number
-
-
-class Integer(Number):
-    name = "integer"
-    noun = "whole number"
-    python_type = int
-
-    def problem(self, value: Any, lenient: bool) -> str | None:
-        problem = super().problem(value, lenient)
-        if problem is None and not float(value).is_integer():
-            return "not_whole"
-        return problem
-
-    def column_ok(self, column: np.ndarray) -> bool:
-        return bool((column == np.round(column)).all())
-
-    def from_text(self, text: str) -> Any:
-        number = super().from_text(text)
-        return int(number) if isinstance(number, float) and number.is_integer() else number
-
-    def typed(self, column: np.ndarray) -> list:
-        return column.astype(np.int64).tolist()
-
-    def nearest(self, number: float) -> Any:
-        return round(number)
-
-
-class Boolean:
-    """true or false; stored as 1.0 / 0.0 in a matrix. No bounds, no enum."""
-
-    name = "boolean"
-    noun = "boolean"
-    python_type = bool
-    bounded = False
-
-    def problem(self, value: Any, lenient: bool) -> str | None:
-        if isinstance(value, bool) or (lenient and isinstance(value, int) and value in (0, 1)):
-            return None
-        return "not_boolean"
-
-    def column_ok(self, column: np.ndarray) -> bool:
-        # A matrix cannot tell 1 from true: rows with booleans are checked value by value.
-        return False
-
-    def from_text(self, text: str) -> Any:
-        lowered = text.lower()
-        return True if lowered in TRUE else False if lowered in FALSE else text
-
-    def typed(self, column: np.ndarray) -> list:
-        return (column != 0).tolist()
-
-    def nearest(self, number: float) -> Any:
-        return number >= 0.5
-
-
-TYPES: dict[str, Number | Boolean] = {kind.name: kind for kind in (Number(), Integer(), Boolean())}
-
-
-def type_of(feature: dict) -> Number | Boolean:
-    return TYPES[feature.get("type", "number")]
+def is_float(feature: dict) -> bool:
+    """Whether the feature's values are floats (not whole numbers or booleans)."""
+    return kind_of(feature) == NUMBER
 
 
 # --- Declaration ------------------------------------------------------------------------------
@@ -179,8 +92,8 @@ def declaration_problems(feature: dict, index: int, seen: set[str]) -> list[str]
 
 def _value_rule_problems(feature: dict, where: str) -> list[str]:
     problems = []
-    if feature.get("type") not in TYPES:
-        problems.append(f"{where} type must be one of {', '.join(TYPES)}.")
+    if feature.get("type") not in FEATURE_TYPES:
+        problems.append(f"{where} type must be one of {', '.join(FEATURE_TYPES)}.")
     for bound in BOUNDS:
         if bound in feature and not (is_number(feature[bound]) and math.isfinite(feature[bound])):
             problems.append(f"{where} {bound} must be a finite number.")
@@ -202,29 +115,45 @@ def _value_rule_problems(feature: dict, where: str) -> list[str]:
 # --- One value --------------------------------------------------------------------------------
 
 
-def value_problem(value: Any, feature: dict, *, lenient: bool = False) -> str | None:
+def value_problem(value: Any, feature: dict, lenient: bool = False) -> str | None:
     """The code (a key of MESSAGES) of what is wrong with `value` for `feature`; None if fine.
 
     Strict for JSON from API clients: numbers are ints and floats, booleans true and false.
-    `lenient` is for rows built in Python (a model's own checks, sampled rows): any real number
-    (numpy's too), and 0 or 1 for a boolean.
+    `lenient` is for rows built in Python (what a predictor is given): any real number (numpy's
+    too), and 0 or 1 for a boolean. This runs for every value of a row-by-row check, so it is
+    one function, with the types' branches inline.
     """
-    kind = type_of(feature)
-    problem = kind.problem(value, lenient)
-    if problem is not None or not kind.bounded:
-        return problem
-    if feature.get("minimum") is not None and value < feature["minimum"]:
+    kind = feature.get("type", NUMBER)
+    if kind == BOOLEAN:
+        if isinstance(value, bool) or (lenient and isinstance(value, int) and value in (0, 1)):
+            return None
+        return "not_boolean"
+    if isinstance(value, _BOOLS) or not isinstance(value, _REALS if lenient else _JSON_NUMBERS):
+        return "not_integer" if kind == INTEGER else "not_number"
+    try:
+        if not math.isfinite(value):
+            return "not_finite"
+    except OverflowError:  # an int beyond what a float (and so the model) can hold
+        return "too_large"
+    if kind == INTEGER and not float(value).is_integer():
+        return "not_whole"
+    if (bound := feature.get("minimum")) is not None and value < bound:
         return "below"
-    if feature.get("maximum") is not None and value > feature["maximum"]:
+    if (bound := feature.get("maximum")) is not None and value > bound:
         return "above"
-    if feature.get("enum") is not None and value not in feature["enum"]:
+    if (allowed := feature.get("enum")) is not None and value not in allowed:
         return "not_in_enum"
     return None
 
 
+_BOOLS = (bool, np.bool_)  # Python counts True as an int; neither is a number here
+_JSON_NUMBERS = (int, float)
+_REALS = numbers.Real
+
+
 def client_message(problem: str, feature: dict) -> str:
     """The message an API client reads for `problem` in a row's `feature`."""
-    return MESSAGES[problem][0].format(noun=type_of(feature).noun, **feature)
+    return MESSAGES[problem][0].format(**feature)
 
 
 def model_message(problem: str, feature: dict, value: Any = None) -> str:
@@ -232,18 +161,37 @@ def model_message(problem: str, feature: dict, value: Any = None) -> str:
     return MESSAGES[problem][1].format(value=value, **feature)
 
 
-def to_float(value: Any, feature: dict, *, index: int) -> float:
-    """`value` as the float a model receives; ValueError naming the row and feature if it does
-    not fit the feature (lenient, as rows built in Python are)."""
-    problem = value_problem(value, feature, lenient=True)
+def to_float(row: Mapping[str, Any], feature: dict, index: int) -> float:
+    """The feature's value in `row` as the float a model receives; ValueError naming the row and
+    the feature if it is missing or does not fit (checked leniently, as rows built in Python)."""
+    name = feature["name"]
+    if name not in row:
+        raise ValueError(f"row {index}: {model_message('missing', feature)}")
+    value = row[name]
+    problem = value_problem(value, feature, True)
     if problem is not None:
         raise ValueError(f"row {index}: {model_message(problem, feature, value)}")
     return float(value)
 
 
 def from_text(text: str, feature: dict) -> Any:
-    """A CSV field as the feature's type (surrounding spaces ignored)."""
-    return type_of(feature).from_text(text.strip())
+    """A CSV field as the feature's type (surrounding spaces ignored); text that does not
+    convert is returned as is, so that row validation reports it with its field and row."""
+    text = text.strip()
+    kind = kind_of(feature)
+    if kind == BOOLEAN:
+        lowered = text.lower()
+        return True if lowered in TRUE else False if lowered in FALSE else text
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if kind == INTEGER and number.is_integer() else number
+
+
+def nearest(number: float, feature: dict) -> Any:
+    """The value of the feature's (numeric) type closest to `number`."""
+    return round(number) if kind_of(feature) == INTEGER else number
 
 
 # --- A column ---------------------------------------------------------------------------------
@@ -251,8 +199,10 @@ def from_text(text: str, feature: dict) -> Any:
 
 def column_within(column: np.ndarray, feature: dict) -> bool:
     """Whether every (finite) value of `column` fits the feature's type, bounds and enum,
-    checked with numpy. Always False for a boolean: its values need checking one by one."""
-    if not type_of(feature).column_ok(column):
+    checked with numpy. Always False for a boolean: a matrix cannot tell 1 from true, so those
+    values are checked one by one."""
+    kind = feature.get("type", NUMBER)
+    if kind == BOOLEAN or (kind == INTEGER and not (column == np.round(column)).all()):
         return False
     if feature.get("minimum") is not None and (column < feature["minimum"]).any():
         return False
@@ -263,4 +213,9 @@ def column_within(column: np.ndarray, feature: dict) -> bool:
 
 def typed_column(column: np.ndarray, feature: dict) -> list:
     """A stored float column as the Python values of the feature's type."""
-    return type_of(feature).typed(column)
+    kind = kind_of(feature)
+    if kind == INTEGER:
+        return column.astype(np.int64).tolist()
+    if kind == BOOLEAN:
+        return (column != 0).tolist()
+    return column.tolist()

@@ -89,14 +89,8 @@ def build_matrix(
     for index, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise ValueError(f"row {index}: {features.NOT_AN_OBJECT[1]}")
-        matrix[index] = [_value(row, feature, index) for feature in input_schema]
+        matrix[index] = [features.to_float(row, feature, index) for feature in input_schema]
     return matrix.astype(dtype, copy=False)
-
-
-def _value(row: Mapping[str, Any], feature: dict, index: int) -> float:
-    if feature["name"] not in row:
-        raise ValueError(f"row {index}: {features.model_message('missing', feature)}")
-    return features.to_float(row[feature["name"]], feature, index=index)
 
 
 _PLAIN_NUMBERS = (int, float)
@@ -130,7 +124,7 @@ def within_schema(matrix: np.ndarray, input_schema: list[dict]) -> bool:
     within: their values need the per-value check (true/false, not any number)."""
     if not np.isfinite(matrix).all():
         return False
-    return all(
-        features.column_within(matrix[:, column], feature)
-        for column, feature in enumerate(input_schema)
-    )
+    for column, feature in enumerate(input_schema):
+        if not features.column_within(matrix[:, column], feature):
+            return False
+    return True

@@ -25,9 +25,8 @@ def sample_rows(input_schema: list[dict], example: dict, count: int, seed: int =
         row = {}
         for feature in input_schema:
             name, value = feature["name"], example[feature["name"]]
-            kind = features.type_of(feature)
-            if not kind.bounded:  # true or false
-                row[name] = kind.nearest(float(rng.integers(0, 2)))
+            if features.kind_of(feature) == features.BOOLEAN:
+                row[name] = bool(rng.integers(0, 2))
                 continue
             if "enum" in feature:
                 row[name] = feature["enum"][int(rng.integers(0, len(feature["enum"])))]
@@ -39,7 +38,7 @@ def sample_rows(input_schema: list[dict], example: dict, count: int, seed: int =
             if rng.random() < 0.5:
                 low, high = max(low, value - spread / 2), min(high, value + spread / 2)
             number = float(rng.uniform(low, high))
-            row[name] = kind.nearest(number)
+            row[name] = features.nearest(number, feature)
         rows.append(row)
     return rows
 
