@@ -92,6 +92,15 @@ class TestUploadingVersions:
         response = upload(staff_client, "iris", artifacts.iris_onnx, "onnx", alias="staging")
         assert response.json()["number"] == 2 and response.json()["aliases"] == ["staging"]
 
+    def test_an_alias_set_at_upload_is_in_its_history_and_the_file_keeps_its_format_suffix(
+        self, staff_client, iris_model, artifacts
+    ):
+        upload(staff_client, "iris", artifacts.iris_onnx, "onnx", alias="staging")
+        move = AliasMove.objects.get()
+        assert (move.alias, move.from_version, move.to_version.number) == ("staging", None, 1)
+        assert move.reason == "Set at upload" and move.actor.is_staff
+        assert ModelVersion.objects.get().artifact.name.endswith(".onnx")
+
     def test_a_regression_model_accepts_a_version_without_labels(
         self, staff_client, diabetes_model, artifacts
     ):
@@ -357,6 +366,23 @@ class TestReadingTheRegistry:
         missing = user_client.get("/api/v1/models/iris/schema/?version=staging")
         assert missing.status_code == 404
 
+    @pytest.mark.parametrize(
+        "ref,message",
+        [
+            ("9", "Model 'iris' has no version 9."),
+            ("99999999999999999999", "Model 'iris' has no version 99999999999999999999."),
+            ("\u00b3", "Model 'iris' has no alias '\u00b3'."),
+            ("canary", "Model 'iris' has no alias 'canary'."),
+        ],
+    )
+    def test_a_version_that_is_not_there_is_named_in_a_404(
+        self, user_client, iris_model, artifacts, ref, message
+    ):
+        add_version(iris_model, artifacts.iris_onnx, "onnx")
+        response = user_client.get(f"/api/v1/models/iris/schema/?version={ref}")
+        assert response.status_code == 404
+        assert response.json()["error"] == {"code": "version_not_found", "message": message}
+
     def test_archived_models_are_hidden_from_users_but_not_staff(
         self, user_client, staff_client, iris_model
     ):
@@ -465,6 +491,16 @@ class TestAliases:
             move.save()
         with pytest.raises(Exception, match="immutable"):
             move.delete()
+
+    def test_audit_events_cannot_be_changed_or_deleted(self, iris_model, artifacts):
+        add_version(iris_model, artifacts.iris_skops, "skops")
+        event = AuditEvent.objects.get(action="version_created")
+        event.details = {}
+        with pytest.raises(Exception, match="immutable"):
+            event.save()
+        with pytest.raises(Exception, match="immutable"):
+            event.delete()
+        assert AuditEvent.objects.get(pk=event.pk).details["number"] == 1
 
     def test_a_versions_artifact_and_schema_never_change(self, iris_model, artifacts):
         version = add_version(iris_model, artifacts.iris_skops, "skops")
