@@ -202,17 +202,17 @@ def version_create(
     staged = _stage_upload(artifact, settings.MODEL_MAX_UPLOAD_BYTES)
     try:
         allow_pickle = trusted_operator or bool(actor is not None and actor.is_staff)
-        checked = _check_staged(staged, version, expected_sha256, allow_pickle)
-        return _store_version(version, staged, alias=alias, alias_reason=alias_reason, **checked)
+        twin = _check_staged(staged, version, expected_sha256, allow_pickle)
+        return _store_version(version, staged, twin, alias=alias, alias_reason=alias_reason)
     finally:
         staged.unlink(missing_ok=True)
 
 
 def _check_staged(
     staged: Path, version: ModelVersion, expected_sha256: str | None, allow_pickle: bool
-) -> dict:
-    """The staged artifact validated (and its ONNX twin, if one agrees): the version's fields
-    that come from the file."""
+) -> bytes | None:
+    """Validate the staged artifact and fill in the version's fields that come from the file;
+    returns the bytes of its ONNX twin, if one agrees with it."""
     spec = {
         "task": version.model.task,
         "input_schema": version.input_schema,
@@ -231,9 +231,10 @@ def _check_staged(
     except runtimes.ArtifactError as exc:
         error_class = ArtifactTooLarge if exc.code == "too_large" else InvalidArtifact
         raise error_class(exc.message, code=exc.code) from None
-    twin, twin_report = _onnx_twin(staged, version, spec)
-    fields = {key: checked[key] for key in ("runtime", "sha256", "size")}
-    return {**fields, "twin": twin, "twin_report": twin_report}
+    version.runtime, version.sha256 = checked["runtime"], checked["sha256"]
+    version.size = checked["size"]
+    twin, version.twin_report = _onnx_twin(staged, version, spec)
+    return twin
 
 
 def _onnx_twin(staged: Path, version: ModelVersion, spec: dict) -> tuple[bytes | None, dict]:
@@ -246,20 +247,10 @@ def _onnx_twin(staged: Path, version: ModelVersion, spec: dict) -> tuple[bytes |
 
 
 def _store_version(
-    version: ModelVersion,
-    staged: Path,
-    *,
-    twin: bytes | None,
-    twin_report: dict,
-    alias: str,
-    alias_reason: str,
-    **fields,
+    version: ModelVersion, staged: Path, twin: bytes | None, *, alias: str, alias_reason: str
 ) -> ModelVersion:
     """Number the version, save its files and row (and move the alias), or leave nothing."""
     model = version.model
-    for field, value in fields.items():
-        setattr(version, field, value)
-    version.twin_report = twin_report
     try:
         with transaction.atomic():
             # Lock the model row so concurrent uploads get consecutive numbers.
