@@ -31,6 +31,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = [o for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o]
 
 INSTALLED_APPS = [
+    # Before the admin, so that its admin/index.html (the dashboard link) wins over the admin's.
+    "ops",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -74,7 +76,7 @@ WSGI_APPLICATION = "mlservice.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -287,7 +289,7 @@ PREDICTION_BATCH_MAX = env.int("PREDICTION_BATCH_MAX", default=256)
 # it under the supervisor's kill timeout (docker's default stop grace period is 10 s).
 WORKER_SHUTDOWN_GRACE_SECONDS = env.float("WORKER_SHUTDOWN_GRACE_SECONDS", default=8.0)
 
-# --- Operations: logs, CORS, metrics (issue 7) -------------------------------------------------
+# --- Operations: logs, CORS, metrics -----------------------------------------------------------
 # Logs: one JSON object per line in production, readable lines in development; every record
 # carries the request id of the request (or prediction job) it belongs to.
 LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("text" if DEBUG else "json")
@@ -329,7 +331,7 @@ SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
 # The staff dashboard keeps per-day rollups of settled days (before yesterday) this long.
 ROLLUP_CACHE_SECONDS = env.int("ROLLUP_CACHE_SECONDS", default=7 * 86400)
 
-# --- Billing: credits and usage limits (issue 8) -------------------------------------------------
+# --- Billing: credits and usage limits ---------------------------------------------------------
 # Credits every new account starts with (granted on first use, kept in the ledger).
 BILLING_STARTING_GRANT = env.int("BILLING_STARTING_GRANT", default=100)
 # Let users add credits to their own account (demos only); off by default.
