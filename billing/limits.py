@@ -66,23 +66,23 @@ class UsageLimitExceeded(ServiceError):
         super().__init__(message, extra={"limit": limit, "limit_value": value, "retry_after": wait})
 
 
-def remember_overrides(user, *, rate_per_minute: int | None, rows_per_day: int | None) -> None:
-    """Keep the account's overrides (None: the setting applies) on the request's user, for the
-    checks of this request. billing.authentication reads them along with the user."""
-    user._usage_limits = (
-        settings.PREDICTION_RATE_PER_MINUTE if rate_per_minute is None else rate_per_minute,
-        settings.PREDICTION_ROWS_PER_DAY if rows_per_day is None else rows_per_day,
-    )
-
-
 def _limits_for(user) -> tuple[int, int]:
-    """(predictions per minute, rows per day) for this user, looked up once per request."""
-    if not hasattr(user, "_usage_limits"):
+    # Both limits are checked on every submit: the overrides are looked up once per request's
+    # user; billing.authentication brings them along with the user.
+    cached = getattr(user, "_usage_limits", None)
+    if cached is not None:
+        return cached
+    overrides = getattr(user, "usage_limit_overrides", None)
+    if overrides is None:
         table = Account._meta.db_table
-        rate, rows = rawsql.fetchone(
+        overrides = rawsql.fetchone(
             f"SELECT rate_per_minute, rows_per_day FROM {table} WHERE user_id = %s", [user.pk]
         ) or (None, None)
-        remember_overrides(user, rate_per_minute=rate, rows_per_day=rows)
+    rate, rows = overrides
+    user._usage_limits = (
+        settings.PREDICTION_RATE_PER_MINUTE if rate is None else rate,
+        settings.PREDICTION_ROWS_PER_DAY if rows is None else rows,
+    )
     return user._usage_limits
 
 

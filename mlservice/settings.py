@@ -166,7 +166,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.JWTAuthentication",
+        "billing.authentication.UsageLimitsJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["mlservice.renderers.JSONRenderer"],
