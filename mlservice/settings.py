@@ -16,16 +16,26 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
+_GENERATE = "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
+
+def required_secret(name: str, where: str, development_value: str) -> str:
+    """The secret `name` from the environment; production refuses to start without it, and only
+    DEBUG=true runs with a throwaway development value."""
+    value = env.str(name, default="")
+    if value:
+        return value
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment or in .env (see .env.example); "
-            "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'. "
-            "Only DEBUG=true runs without it."
+            f"{name} is not set. Set it in the environment or in .env{where}; generate one with: "
+            f"{_GENERATE}. Only DEBUG=true runs without it."
         )
-    SECRET_KEY = "insecure-development-only-key-do-not-use-in-production"
+    return development_value
+
+
+SECRET_KEY = required_secret(
+    "SECRET_KEY", " (see .env.example)", "insecure-development-only-key-do-not-use-in-production"
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = [o for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o]
@@ -194,14 +204,11 @@ REST_FRAMEWORK = {
 
 # Tokens are signed with their own key, never SECRET_KEY: rotating it logs everyone out and
 # nothing else; production refuses to start without it.
-JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
-if not JWT_SIGNING_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "JWT_SIGNING_KEY is not set. Set it in the environment or in .env, to a value other "
-            "than SECRET_KEY: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
-        )
-    JWT_SIGNING_KEY = "insecure-development-only-jwt-key-do-not-use-in-production"
+JWT_SIGNING_KEY = required_secret(
+    "JWT_SIGNING_KEY",
+    ", to a value other than SECRET_KEY",
+    "insecure-development-only-jwt-key-do-not-use-in-production",
+)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
 

@@ -213,21 +213,11 @@ class VersionStats:
         """Failed / all predictions created in the window."""
         return self.failed / self.total if self.total else None
 
-    @property
-    def e2e_p50(self) -> float | None:
-        return quantile(self.e2e, 0.5)
-
-    @property
-    def e2e_p95(self) -> float | None:
-        return quantile(self.e2e, 0.95)
-
-    @property
-    def inference_p50(self) -> float | None:
-        return quantile(self.inference, 0.5)
-
-    @property
-    def inference_p95(self) -> float | None:
-        return quantile(self.inference, 0.95)
+    # p50 and p95 of end-to-end and inference latency, in seconds (None without data).
+    e2e_p50 = property(lambda self: quantile(self.e2e, 0.5))
+    e2e_p95 = property(lambda self: quantile(self.e2e, 0.95))
+    inference_p50 = property(lambda self: quantile(self.inference, 0.5))
+    inference_p95 = property(lambda self: quantile(self.inference, 0.95))
 
 
 def dashboard(*, first_day: date, today: date) -> list[VersionStats]:
