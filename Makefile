@@ -39,9 +39,11 @@ worker: $(STAMP) .env
 test: $(STAMP)
 	@$(PY) -m pytest
 
+# ruff, then the import contract of pyproject.toml (each app imports only the layers below it).
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 format: $(STAMP)
 	@$(VENV)/bin/ruff format .

@@ -4,9 +4,10 @@
   same token for minutes, and decoding and checking it again costs more than the query below.
   Expiry is still checked on every request; access tokens are not blacklisted (simplejwt checks
   the blacklist on refresh tokens only), so nothing else can change a token's validity.
-- The user is one prepared statement instead of a queryset, and brings the account's usage-limit
-  overrides along (billing.limits needs them on every submit). The checks are simplejwt's: the
-  user must exist and be active.
+- The user is one prepared statement instead of a queryset. A higher layer that needs a row of
+  its own about the user on every request (billing's usage limits) subclasses this class with
+  `user_statement(...)` joining its table, so the request still costs one statement. The checks
+  are simplejwt's: the user must exist and be active.
 """
 
 import time
@@ -18,20 +19,24 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings
 
 from accounts.models import User
-from billing.models import Account
 from mlservice import rawsql
 
 USER = rawsql.Columns(User, "u")
-USER_SQL = f"""SELECT {USER.sql}, a.rate_per_minute, a.rows_per_day
-               FROM {User._meta.db_table} u
-               LEFT JOIN {Account._meta.db_table} a ON a.user_id = u.id
-               WHERE u.id = %s"""
+
+
+def user_statement(*, columns: str = "", joins: str = "") -> str:
+    """The statement that loads a user by id (alias `u`), with extra `columns` from `joins`."""
+    extra = f", {columns}" if columns else ""
+    return f"SELECT {USER.sql}{extra} FROM {User._meta.db_table} u {joins} WHERE u.id = %s"
+
 
 VALIDATED_TOKENS_MAX = 10_000
 _validated_tokens: dict[bytes, object] = {}
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
+    user_sql = user_statement()
+
     def get_validated_token(self, raw_token):
         token = _validated_tokens.get(raw_token)
         if token is not None and time.time() < token["exp"]:
@@ -49,18 +54,21 @@ class JWTAuthentication(SimpleJWTAuthentication):
             user_id = int(validated_token[api_settings.USER_ID_CLAIM])
         except (KeyError, TypeError, ValueError):
             raise InvalidToken(_("Token contained no recognizable user identification")) from None
-        row = rawsql.fetchone(USER_SQL, [user_id])
+        row = rawsql.fetchone(self.user_sql, [user_id])
         if row is None:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         user = USER.build(row)
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
             raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
-        # (rate_per_minute, rows_per_day), None where the account keeps the default.
-        user.usage_limit_overrides = row[USER.width :]
+        self.user_loaded(user, row[USER.width :])
         return user
+
+    def user_loaded(self, user, extra: tuple) -> None:
+        """Called with the values of a subclass's extra columns for the user just loaded."""
 
 
 class JWTScheme(SimpleJWTScheme):
-    """The OpenAPI security scheme of this class: simplejwt's bearer JWT."""
+    """The OpenAPI security scheme of this class and its subclasses: simplejwt's bearer JWT."""
 
     target_class = JWTAuthentication
+    match_subclasses = True

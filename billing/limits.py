@@ -68,7 +68,7 @@ class UsageLimitExceeded(ServiceError):
 
 def _limits_for(user) -> tuple[int, int]:
     # Both limits are checked on every submit: the overrides are looked up once per request's
-    # user; accounts.authentication brings them along with the user.
+    # user; billing.authentication brings them along with the user.
     cached = getattr(user, "_usage_limits", None)
     if cached is not None:
         return cached

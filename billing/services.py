@@ -31,6 +31,13 @@ class TopUpDisabled(ServiceError):
     default_detail = "Self top-up is turned off on this service; ask staff for credits."
 
 
+# A prediction's final statuses as predictions passes them to `settle`: success captures the
+# reservation, the others release it. Billing may not import predictions to read them; a test
+# checks that they are exactly predictions' terminal statuses.
+CAPTURE_STATUS = "succeeded"
+RELEASE_STATUSES = ("failed", "cancelled")
+
+
 def credits(value) -> str:
     """Credits as they appear in the API: a decimal string with 4 places."""
     return f"{Decimal(value):.4f}"
@@ -80,9 +87,10 @@ def _apply(
         return cursor.fetchone()
 
 
-def _entry(account: Account, kind: str, after, **fields) -> LedgerEntry:
+def _entry(kind: str, after, **fields) -> LedgerEntry:
+    """The ledger entry of one `_apply`: `fields` name the account (`account` or `account_id`)."""
     return LedgerEntry.objects.create(
-        account=account, kind=kind, available_after=after[0], reserved_after=after[1], **fields
+        kind=kind, available_after=after[0], reserved_after=after[1], **fields
     )
 
 
@@ -108,9 +116,9 @@ def reserve(*, user, prediction_id, amount: Decimal, rows: int = 1) -> None:
                 },
             )
         _entry(
-            account,
             Kind.RESERVE,
             after,
+            account=account,
             amount=-amount,
             reserved_delta=amount,
             prediction_id=prediction_id,
@@ -124,27 +132,31 @@ def settle(*, prediction_id, status: str) -> None:
     Call it in the same transaction as the prediction's terminal status change (it opens a
     savepoint, so it is safe inside an existing transaction). Idempotent: a prediction gets at
     most one capture-or-release (a partial unique index enforces it); a second call is a no-op,
-    and so is a call for a free prediction (cost 0).
+    and so is a call for a free prediction (cost 0). The reservation says which account holds
+    how much, so billing needs nothing from the prediction but its id and final status.
     """
-    from predictions.models import TERMINAL, Prediction, Status  # predictions imports billing
-
-    if status not in TERMINAL:
+    if status != CAPTURE_STATUS and status not in RELEASE_STATUSES:
         raise ValueError(f"settle() needs a terminal status, not {status!r}.")
-    row = Prediction.objects.filter(pk=prediction_id).values_list("user_id", "cost").first()
-    if row is None or not row[1]:
+    entries = LedgerEntry.objects.filter(prediction_id=prediction_id).values_list(
+        "kind", "account_id", "reserved_delta"
+    )
+    reserve = None
+    for kind, account_id, reserved_delta in entries:
+        if kind in SETTLEMENT_KINDS:
+            return
+        if kind == Kind.RESERVE:
+            reserve = account_id, reserved_delta
+    if reserve is None:
         return
-    user_id, cost = row
-    if LedgerEntry.objects.filter(prediction_id=prediction_id, kind__in=SETTLEMENT_KINDS).exists():
-        return
-    account = Account.objects.get(user_id=user_id)
-    capture = status == Status.SUCCEEDED
+    account_id, cost = reserve
+    capture = status == CAPTURE_STATUS
     try:
         with transaction.atomic():
-            after = _apply(account.pk, available=Decimal(0) if capture else cost, reserved=-cost)
+            after = _apply(account_id, available=Decimal(0) if capture else cost, reserved=-cost)
             _entry(
-                account,
                 Kind.CAPTURE if capture else Kind.RELEASE,
                 after,
+                account_id=account_id,
                 amount=Decimal(0) if capture else cost,
                 reserved_delta=-cost,
                 prediction_id=prediction_id,
@@ -180,7 +192,9 @@ def adjustment_create(*, user, amount: Decimal, reason: str, actor) -> LedgerEnt
                 "available.",
                 extra={"balance": credits(balance)},
             )
-        return _entry(account, Kind.ADJUSTMENT, after, amount=amount, reason=reason, actor=actor)
+        return _entry(
+            Kind.ADJUSTMENT, after, account=account, amount=amount, reason=reason, actor=actor
+        )
 
 
 def self_topup_enabled() -> bool:
@@ -194,4 +208,6 @@ def topup_create(*, user, amount: Decimal) -> LedgerEntry:
     account = account_for(user)
     with transaction.atomic():
         after = _apply(account.pk, available=amount, reserved=Decimal(0))
-        return _entry(account, Kind.TOPUP, after, amount=amount, reason="Self top-up", actor=user)
+        return _entry(
+            Kind.TOPUP, after, account=account, amount=amount, reason="Self top-up", actor=user
+        )

@@ -16,21 +16,33 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
+_GENERATE = "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'"
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
+
+def required_secret(name: str, where: str, development_value: str) -> str:
+    """The secret `name` from the environment; production refuses to start without it, and only
+    DEBUG=true runs with a throwaway development value."""
+    value = env.str(name, default="")
+    if value:
+        return value
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it in the environment or in .env (see .env.example); "
-            "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'. "
-            "Only DEBUG=true runs without it."
+            f"{name} is not set. Set it in the environment or in .env{where}; generate one with: "
+            f"{_GENERATE}. Only DEBUG=true runs without it."
         )
-    SECRET_KEY = "insecure-development-only-key-do-not-use-in-production"
+    return development_value
+
+
+SECRET_KEY = required_secret(
+    "SECRET_KEY", " (see .env.example)", "insecure-development-only-key-do-not-use-in-production"
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = [o for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o]
 
 INSTALLED_APPS = [
+    # Before the admin, so that its admin/index.html (the dashboard link) wins over the admin's.
+    "ops",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -74,7 +86,7 @@ WSGI_APPLICATION = "mlservice.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -164,7 +176,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # --- REST API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.JWTAuthentication",
+        "billing.authentication.UsageLimitsJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["mlservice.renderers.JSONRenderer"],
@@ -192,14 +204,11 @@ REST_FRAMEWORK = {
 
 # Tokens are signed with their own key, never SECRET_KEY: rotating it logs everyone out and
 # nothing else; production refuses to start without it.
-JWT_SIGNING_KEY = env.str("JWT_SIGNING_KEY", default="")
-if not JWT_SIGNING_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "JWT_SIGNING_KEY is not set. Set it in the environment or in .env, to a value other "
-            "than SECRET_KEY: python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
-        )
-    JWT_SIGNING_KEY = "insecure-development-only-jwt-key-do-not-use-in-production"
+JWT_SIGNING_KEY = required_secret(
+    "JWT_SIGNING_KEY",
+    ", to a value other than SECRET_KEY",
+    "insecure-development-only-jwt-key-do-not-use-in-production",
+)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
 
@@ -287,7 +296,7 @@ PREDICTION_BATCH_MAX = env.int("PREDICTION_BATCH_MAX", default=256)
 # it under the supervisor's kill timeout (docker's default stop grace period is 10 s).
 WORKER_SHUTDOWN_GRACE_SECONDS = env.float("WORKER_SHUTDOWN_GRACE_SECONDS", default=8.0)
 
-# --- Operations: logs, CORS, metrics (issue 7) -------------------------------------------------
+# --- Operations: logs, CORS, metrics -----------------------------------------------------------
 # Logs: one JSON object per line in production, readable lines in development; every record
 # carries the request id of the request (or prediction job) it belongs to.
 LOG_FORMAT = env.str("LOG_FORMAT", default="") or ("text" if DEBUG else "json")
@@ -329,7 +338,7 @@ SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
 # The staff dashboard keeps per-day rollups of settled days (before yesterday) this long.
 ROLLUP_CACHE_SECONDS = env.int("ROLLUP_CACHE_SECONDS", default=7 * 86400)
 
-# --- Billing: credits and usage limits (issue 8) -------------------------------------------------
+# --- Billing: credits and usage limits ---------------------------------------------------------
 # Credits every new account starts with (granted on first use, kept in the ledger).
 BILLING_STARTING_GRANT = env.int("BILLING_STARTING_GRANT", default=100)
 # Let users add credits to their own account (demos only); off by default.

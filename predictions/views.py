@@ -12,8 +12,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from accounts.authentication import JWTAuthentication
 from billing import limits as usage_limits
+from billing.authentication import UsageLimitsJWTAuthentication as JWTAuthentication
 from mlservice.errors import Conflict, PayloadTooLarge, ServiceError, error_response
 from mlservice.parsers import JSONParser
 from mlservice.renderers import JSONRenderer

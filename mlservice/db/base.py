@@ -1,7 +1,7 @@
 """PostgreSQL backend whose connection health check costs no round trip.
 
 With CONN_HEALTH_CHECKS, Django runs `SELECT 1` before the first query of every request that
-reuses a persistent connection: on the submit path that was one statement in five. A connection
+reuses a persistent connection: a round trip of its own on every request. A connection
 the server has closed (restart, pg_terminate_backend, idle timeout) is readable while idle: it
 holds the server's farewell message or EOF. So the check is a zero-timeout poll of the socket,
 and only a readable socket pays for Django's `SELECT 1`, which then decides.

@@ -1,7 +1,12 @@
 """Per-user usage limits: predictions per minute and rows per UTC day, counted in Redis."""
 
 import pytest
+from rest_framework.test import APIRequestFactory
+from rest_framework.views import APIView
+from rest_framework_simplejwt.tokens import RefreshToken
 
+from billing import limits
+from billing.authentication import UsageLimitsJWTAuthentication
 from billing.models import Account
 from billing.services import account_for
 from tests.billing.conftest import set_price
@@ -74,3 +79,18 @@ def test_invalid_input_does_not_use_up_the_daily_quota(iris, alice_client, setti
     settings.PREDICTION_ROWS_PER_DAY = 1
     assert submit(alice_client, {"model": "iris", "input": {"nope": 1}}).status_code == 400
     assert submit(alice_client, ONE).status_code == 202
+
+
+def test_the_api_reads_a_users_overrides_along_with_the_user(alice, settings):
+    settings.PREDICTION_ROWS_PER_DAY = 1000
+    Account.objects.filter(pk=account_for(alice).pk).update(rate_per_minute=7)
+    request = APIRequestFactory().get(
+        "/", HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(alice).access_token}"
+    )
+    [authenticator] = APIView().get_authenticators()
+
+    user, _ = authenticator.authenticate(request)
+    Account.objects.filter(user=alice).update(rate_per_minute=99)  # too late for this request
+
+    assert isinstance(authenticator, UsageLimitsJWTAuthentication)
+    assert limits._limits_for(user) == (7, 1000)

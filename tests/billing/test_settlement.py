@@ -9,8 +9,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from billing.models import LedgerEntry
+from billing.services import CAPTURE_STATUS, RELEASE_STATUSES, settle
 from predictions import services as prediction_services
-from predictions.models import Prediction
+from predictions.models import TERMINAL, Prediction, Status
 from tests.billing.conftest import account, kinds, ledger_sums, set_price
 from tests.predictions.conftest import SETOSA, VIRGINICA, get, run_worker, submit
 
@@ -193,3 +194,17 @@ def test_rows_run_together_settle_each_on_its_own(exploding, alice, alice_client
     assert settlements(bad) == ["release"]
     assert balance(alice_client) == {"available": "97.0000", "reserved": "0.0000"}
     call_command("audit_ledger")
+
+
+def test_billing_settles_on_exactly_the_final_statuses_of_a_prediction():
+    # billing may not import predictions, so it keeps its own copy of the statuses it settles on.
+    assert CAPTURE_STATUS == Status.SUCCEEDED
+    assert {CAPTURE_STATUS, *RELEASE_STATUSES} == set(TERMINAL)
+
+
+def test_settling_a_prediction_that_has_not_finished_is_refused(iris, alice, alice_client):
+    set_price(iris, "2")
+    prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
+    with pytest.raises(ValueError, match="terminal status"):
+        settle(prediction_id=prediction_id, status=Status.RUNNING)
+    assert settlements(prediction_id) == []

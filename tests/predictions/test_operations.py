@@ -15,7 +15,7 @@ from rq import Worker
 from rq.job import Job
 
 from mlservice.redis import redis_connection
-from predictions import stats
+from ops import stats
 from predictions.models import Prediction
 from predictions.queue import get_queue, job_id_for
 from tests.predictions.conftest import SETOSA, run_worker, submit, worker_subprocess

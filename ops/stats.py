@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from redis import RedisError
 from rq import Worker
 
-from predictions.models import Prediction
+from predictions.models import Prediction, Status
 from predictions.queue import get_queue
 from registry.models import Alias, MLModel, ModelVersion
 
@@ -26,7 +26,7 @@ MODEL = MLModel._meta.db_table
 # Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
-# date_part returns float8; EXTRACT returns numeric (PostgreSQL 14+), whose ln() is ~50x slower.
+# date_part returns float8; EXTRACT returns numeric (PostgreSQL 14+), whose ln() is far slower.
 LATENCIES = {
     "end_to_end": "date_part('epoch', finished_at - created_at)",
     "inference": "date_part('epoch', finished_at - started_at)",
@@ -71,10 +71,10 @@ def latency_histograms(*, window_seconds: int, kind: str) -> dict[int, Histogram
         SELECT version_id, width_bucket({expr}, %(bounds)s::float8[]) AS b, count(*), sum({expr})
         FROM {PREDICTION}
         WHERE finished_at IS NOT NULL AND finished_at >= now() - make_interval(secs => %(w)s)
-          AND status = 'succeeded' AND started_at IS NOT NULL
+          AND status = %(succeeded)s AND started_at IS NOT NULL
         GROUP BY 1, 2
         """,
-        {"bounds": list(LATENCY_BUCKETS), "w": window_seconds},
+        {"bounds": list(LATENCY_BUCKETS), "w": window_seconds, "succeeded": Status.SUCCEEDED},
     )
     per_version: dict[int, tuple[list[int], float]] = {}
     for vid, bucket, n, total in rows:
@@ -126,7 +126,7 @@ def quantile(histogram: dict[int, int], q: float) -> float | None:
 def _day_rollups(start: date, end: date) -> dict[date, dict[int, dict]]:
     """Per day in [start, end] and version id: total, failed, and latency bucket histograms of
     the predictions created that day (UTC). One index-only scan of prediction_created_cover."""
-    ok = "status = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL"
+    ok = "status = %(succeeded)s AND started_at IS NOT NULL AND finished_at IS NOT NULL"
     e2e = f"CASE WHEN {ok} THEN {_bucket_sql(LATENCIES['end_to_end'])} END"
     inference = f"CASE WHEN {ok} THEN {_bucket_sql(LATENCIES['inference'])} END"
     rows = _rows(
@@ -135,7 +135,7 @@ def _day_rollups(start: date, end: date) -> dict[date, dict[int, dict]]:
                GROUPING(failed), GROUPING(e2e)
         FROM (
             SELECT version_id, (created_at AT TIME ZONE 'UTC')::date AS day,
-                   status = 'failed' AS failed, {e2e} AS e2e, {inference} AS inference
+                   status = %(failed)s AS failed, {e2e} AS e2e, {inference} AS inference
             FROM {PREDICTION}
             WHERE created_at >= %(start)s::date AT TIME ZONE 'UTC'
               AND created_at < (%(end)s::date + 1) AT TIME ZONE 'UTC'
@@ -143,7 +143,7 @@ def _day_rollups(start: date, end: date) -> dict[date, dict[int, dict]]:
         GROUP BY GROUPING SETS ((version_id, day, failed), (version_id, day, e2e),
                                 (version_id, day, inference))
         """,
-        {"start": start, "end": end},
+        {"start": start, "end": end, "succeeded": Status.SUCCEEDED, "failed": Status.FAILED},
         work_mem="64MB",
     )
     days: dict[date, dict[int, dict]] = {}
@@ -213,21 +213,11 @@ class VersionStats:
         """Failed / all predictions created in the window."""
         return self.failed / self.total if self.total else None
 
-    @property
-    def e2e_p50(self) -> float | None:
-        return quantile(self.e2e, 0.5)
-
-    @property
-    def e2e_p95(self) -> float | None:
-        return quantile(self.e2e, 0.95)
-
-    @property
-    def inference_p50(self) -> float | None:
-        return quantile(self.inference, 0.5)
-
-    @property
-    def inference_p95(self) -> float | None:
-        return quantile(self.inference, 0.95)
+    # p50 and p95 of end-to-end and inference latency, in seconds (None without data).
+    e2e_p50 = property(lambda self: quantile(self.e2e, 0.5))
+    e2e_p95 = property(lambda self: quantile(self.e2e, 0.95))
+    inference_p50 = property(lambda self: quantile(self.inference, 0.5))
+    inference_p95 = property(lambda self: quantile(self.inference, 0.95))
 
 
 def dashboard(*, first_day: date, today: date) -> list[VersionStats]:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import selectors
+from ops import audit
 
 
 class Command(BaseCommand):
@@ -17,11 +17,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, max_report: int, **options):
         problems = 0
-        for problem in selectors.ledger_problems():
+        for problem in audit.ledger_problems():
             problems += 1
             if problems <= max_report:
                 self.stderr.write(f"MISMATCH {problem}")
-        counts = selectors.audit_counts()
+        counts = audit.audit_counts()
         summary = (
             f"{counts['accounts']} accounts, {counts['entries']} ledger entries, "
             f"{counts['charged_predictions']} charged predictions checked"

@@ -28,7 +28,7 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from mlservice.errors import error_body
-from predictions import stats
+from ops import stats
 
 
 class PredictionCollector(Collector):

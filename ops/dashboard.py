@@ -9,8 +9,7 @@ from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from mlservice import charts
-from predictions import stats
+from ops import charts, stats
 
 MAX_DAYS = 90
 WINDOW_CHOICES = (1, 7, 30, 90)
@@ -58,4 +57,4 @@ def dashboard(request):
         "latency_chart": latency,
         "failure_chart": failures,
     }
-    return TemplateResponse(request, "admin/ops_dashboard.html", context)
+    return TemplateResponse(request, "ops/dashboard.html", context)
