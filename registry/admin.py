@@ -10,9 +10,17 @@ from django.utils.html import format_html
 from mlservice.errors import ServiceError
 from mlservice.forms import ServiceForm
 from registry import services
-from registry.models import Alias, AliasMove, ArtifactFormat, AuditEvent, MLModel, ModelVersion
+from registry.models import (
+    PRODUCTION,
+    Alias,
+    AliasMove,
+    ArtifactFormat,
+    AuditEvent,
+    MLModel,
+    ModelVersion,
+)
 
-ALIASES = ("production", "staging")
+ALIASES = (PRODUCTION, "staging")
 
 
 def per_alias(method: str, description: str) -> list:
@@ -117,8 +125,8 @@ class MLModelAdmin(admin.ModelAdmin):
 
     @admin.display(description="production")
     def production_version(self, obj):
-        alias = next((a for a in obj.aliases.all() if a.name == "production"), None)
-        return f"v{alias.version.number}" if alias else "-"
+        version = obj.production
+        return f"v{version.number}" if version else "-"
 
     @admin.display(description="versions")
     def version_count(self, obj):

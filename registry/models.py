@@ -47,6 +47,10 @@ ArtifactFormat = models.TextChoices(
 )
 
 
+# The alias served when a request names no version.
+PRODUCTION = "production"
+
+
 class MLModelQuerySet(models.QuerySet):
     def visible_to(self, user):
         return self if user.is_staff else self.filter(is_archived=False)
@@ -70,6 +74,17 @@ class MLModel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def alias_versions(self) -> dict[str, int]:
+        """Alias name -> version number (prefetch `aliases__version` for a list of models)."""
+        return {alias.name: alias.version.number for alias in self.aliases.all()}
+
+    @property
+    def production(self) -> "ModelVersion | None":
+        """The version the production alias points at; None when it points nowhere yet."""
+        alias = next((a for a in self.aliases.all() if a.name == PRODUCTION), None)
+        return alias.version if alias else None
 
 
 def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:

@@ -2,7 +2,7 @@ from django.db.models import Prefetch, QuerySet
 
 from mlservice import rawsql
 from mlservice.errors import NotFound
-from registry.models import Alias, MLModel, ModelVersion
+from registry.models import PRODUCTION, Alias, MLModel, ModelVersion
 
 
 def models_for(user) -> QuerySet[MLModel]:
@@ -46,7 +46,7 @@ def version_resolve(*, user, model_name: str, ref: int | str | None = None) -> M
     hand-written statement on indexed columns (the ORM's way costs several times the query).
     Only when it finds nothing does a second query say precisely what is missing.
     """
-    ref = "production" if ref in (None, "") else ref
+    ref = PRODUCTION if ref in (None, "") else ref
     number = _version_number(ref)
     if not isinstance(ref, bool):
         version = _version_row(user, str(model_name), number, str(ref))
@@ -91,7 +91,7 @@ def version_or_latest(*, user, model_name: str, ref: int | str | None = None) ->
     """Like `version_resolve`, but with no ref and no production alias, the newest version."""
     if ref in (None, ""):
         model = model_get(user=user, name=model_name)
-        if not model.aliases.filter(name="production").exists():
+        if not model.aliases.filter(name=PRODUCTION).exists():
             latest = model.versions.order_by("-number").first()
             if latest is None:
                 raise NotFound(

@@ -47,8 +47,13 @@ class VersionSerializer(VersionSummarySerializer):
 
 
 class MLModelSerializer(serializers.ModelSerializer):
-    aliases = serializers.SerializerMethodField()
-    production = serializers.SerializerMethodField()
+    aliases = serializers.DictField(
+        source="alias_versions",
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="alias -> version",
+    )
+    production = VersionSummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = MLModel
@@ -64,19 +69,6 @@ class MLModelSerializer(serializers.ModelSerializer):
             "updated_at",
         )
         read_only_fields = fields
-
-    @extend_schema_field(
-        serializers.DictField(child=serializers.IntegerField(), help_text="alias -> version")
-    )
-    def get_aliases(self, model) -> dict:
-        return {alias.name: alias.version.number for alias in model.aliases.all()}
-
-    @extend_schema_field(VersionSummarySerializer(allow_null=True))
-    def get_production(self, model):
-        for alias in model.aliases.all():
-            if alias.name == "production":
-                return VersionSummarySerializer(alias.version).data
-        return None
 
 
 class MLModelDetailSerializer(MLModelSerializer):

@@ -16,15 +16,7 @@ from rest_framework import status
 
 from mlservice.errors import Conflict, NotFound, ServiceError
 from registry import runtimes, twins
-from registry.models import (
-    Alias,
-    AliasMove,
-    ArtifactFormat,
-    AuditEvent,
-    MLModel,
-    ModelVersion,
-    Task,
-)
+from registry.models import Alias, AliasMove, AuditEvent, MLModel, ModelVersion, Task
 from registry.schemas import check_input_schema, row_errors
 
 
@@ -121,9 +113,9 @@ def _stage_upload(upload: IO[bytes] | str | Path, max_bytes: int) -> Path:
 def _check_request(version: ModelVersion, artifact) -> None:
     """Refuse what is wrong before the artifact is even read: its format, stated size, and the
     version's schema, labels and input example."""
-    if version.format not in ArtifactFormat.values:
+    if version.format not in runtimes.FORMATS:
         raise InvalidArtifact(
-            f"format must be one of {', '.join(ArtifactFormat.values)}.", code="invalid_format"
+            f"format must be one of {', '.join(runtimes.FORMATS)}.", code="invalid_format"
         )
     fields = {}
     problems = check_input_schema(version.input_schema)

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from mlservice.progress import Progress
 from registry import demo, services
-from registry.models import MLModel
+from registry.models import PRODUCTION, MLModel
 
 STEPS = 5  # train, export skops, export ONNX, register skops, register ONNX as production
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         demo.export_skops(estimator, tmp / "model.skops")
         bar.step(f"{spec.name}: exporting ONNX...")
         demo.export_onnx(estimator, len(spec.input_schema), tmp / "model.onnx")
-        for fmt, alias in (("skops", ""), ("onnx", "production")):
+        for fmt, alias in (("skops", ""), ("onnx", PRODUCTION)):
             serving = " (production)" if alias else ""
             bar.step(f"{spec.name}: validating and registering the {fmt} version{serving}...")
             services.version_create(
