@@ -178,7 +178,7 @@ def from_text(text: str, feature: dict) -> Any:
     """A CSV field as the feature's type (surrounding spaces ignored); text that does not
     convert is returned as is, so that row validation reports it with its field and row."""
     text = text.strip()
-    kind = kind_of(feature)
+    kind = feature.get("type", NUMBER)
     if kind == BOOLEAN:
         lowered = text.lower()
         return True if lowered in TRUE else False if lowered in FALSE else text
