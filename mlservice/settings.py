@@ -272,6 +272,9 @@ RQ = {"WORKER_CLASS": "predictions.worker.PredictionWorker"}
 PREDICTION_MAX_ROWS = env.int("PREDICTION_MAX_ROWS", default=10_000)  # rows per JSON request
 PREDICTION_CSV_MAX_ROWS = env.int("PREDICTION_CSV_MAX_ROWS", default=1_000_000)
 PREDICTION_CSV_MAX_BYTES = env.int("PREDICTION_CSV_MAX_BYTES", default=100 * 1024 * 1024)
+# The longest line of an uploaded CSV (a version with many features may have longer ones: 128
+# bytes per feature): a file is refused at its first longer line, before it is parsed.
+PREDICTION_CSV_MAX_LINE_BYTES = env.int("PREDICTION_CSV_MAX_LINE_BYTES", default=128 * 1024)
 # Batches are stored and run in chunks of this many rows; progress moves chunk by chunk.
 PREDICTION_CHUNK_ROWS = env.int("PREDICTION_CHUNK_ROWS", default=10_000)
 # Batches up to this size show their inputs and outputs inline; larger ones via /result/.
