@@ -4,6 +4,21 @@ from rest_framework import serializers
 from registry.models import Alias, AliasMove, ArtifactFormat, MLModel, ModelVersion, Task
 
 
+class StaffUsernameField(serializers.SlugRelatedField):
+    """The username of the staff member who did something, shown to staff only: null for other
+    users, and when the serializer has no request in its context."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Shown to staff only; null for other users.")
+        super().__init__(slug_field="username", read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        request = self.context.get("request")
+        if request is None or not request.user.is_staff:
+            return None
+        return super().get_attribute(instance)
+
+
 class VersionSummarySerializer(serializers.ModelSerializer):
     aliases = serializers.SerializerMethodField()
 
@@ -28,7 +43,7 @@ class VersionSummarySerializer(serializers.ModelSerializer):
 
 
 class VersionSerializer(VersionSummarySerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = StaffUsernameField()
 
     class Meta(VersionSummarySerializer.Meta):
         fields = (
@@ -136,7 +151,7 @@ class VersionUploadSerializer(serializers.Serializer):
 
 class AliasSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = StaffUsernameField()
 
     class Meta:
         model = Alias
@@ -158,7 +173,7 @@ class AliasMoveSerializer(serializers.ModelSerializer):
         source="from_version.number", allow_null=True, read_only=True
     )
     to_version = serializers.IntegerField(source="to_version.number", read_only=True)
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = StaffUsernameField()
 
     class Meta:
         model = AliasMove
