@@ -27,7 +27,7 @@ def predictions_for(*, user, filters) -> QuerySet[Prediction]:
     if filters.get("model"):
         queryset = queryset.filter(model__name=filters["model"])
     if filters.get("version"):
-        if not str(filters["version"]).isdigit():
+        if not str(filters["version"]).isdecimal():
             raise ValidationError({"version": ["Use a version number."]})
         queryset = queryset.filter(version__number=int(filters["version"]))
     if filters.get("status"):

@@ -1,4 +1,3 @@
-import json
 
 import orjson
 from django.conf import settings
@@ -14,6 +13,7 @@ from rest_framework.response import Response
 
 from billing import limits as usage_limits
 from billing.authentication import UsageLimitsJWTAuthentication as JWTAuthentication
+from mlservice import parsers
 from mlservice.errors import Conflict, PayloadTooLarge, ServiceError, error_response
 from mlservice.parsers import JSONParser
 from mlservice.renderers import JSONRenderer
@@ -242,10 +242,6 @@ _SINGLE_ROW_KEYS = {"model", "version", "input"}
 _RENDERER = JSONRenderer()  # the API's own (mlservice.renderers)
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
 def _plain_text(value) -> bool:
     # What PredictionCreateSerializer's CharFields accept unchanged (no trimming, no null byte).
     return (
@@ -265,7 +261,7 @@ def _simple_single_row(request) -> dict | None:
     if b'"inputs"' in request.body:  # a batch: not worth decoding twice
         return None
     try:
-        body = json.loads(request.body, parse_constant=_reject_constant)
+        body = parsers.loads(request.body.decode())
     except (ValueError, RecursionError):
         return None
     if type(body) is not dict or "input" not in body or not body.keys() <= _SINGLE_ROW_KEYS:

@@ -1,6 +1,9 @@
+import json
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mlservice import parsers
 from registry.models import Alias, AliasMove, ArtifactFormat, MLModel, ModelVersion, Task
 
 
@@ -107,15 +110,34 @@ class MLModelUpdateSerializer(serializers.Serializer):
     is_archived = serializers.BooleanField(required=False)
 
 
+class JSONTextField(serializers.JSONField):
+    """A JSON value sent as text in a form field, read by the rule JSON bodies are read by."""
+
+    def __init__(self, **kwargs):
+        super().__init__(binary=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bytes):
+            data = data.decode(errors="replace")
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return parsers.loads(data)
+        except (RecursionError, json.JSONDecodeError):
+            self.fail("invalid")
+        except ValueError as exc:  # NaN, a NUL, an unpaired surrogate
+            raise serializers.ValidationError(f"Invalid JSON: {exc}") from None
+
+
 class VersionUploadSerializer(serializers.Serializer):
     """Multipart upload. JSON-valued fields may be sent as JSON text in form fields."""
 
     artifact = serializers.FileField()
     format = serializers.ChoiceField(choices=ArtifactFormat.choices)
-    input_schema = serializers.JSONField(binary=True)
-    input_example = serializers.JSONField(binary=True)
-    labels = serializers.JSONField(binary=True, required=False, allow_null=True, default=None)
-    metrics = serializers.JSONField(binary=True, required=False, default=dict)
+    input_schema = JSONTextField()
+    input_example = JSONTextField()
+    labels = JSONTextField(required=False, allow_null=True, default=None)
+    metrics = JSONTextField(required=False, default=dict)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
     sha256 = serializers.RegexField(
         r"^[0-9a-fA-F]{64}$",

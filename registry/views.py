@@ -149,6 +149,8 @@ class AliasViewSet(RegistryViewSet):
 
     serializer_class = AliasSerializer
     lookup_field = "alias"
+    # A model has a few aliases: their list is whole; the history pages (see urls.py).
+    pagination_class = None
 
     def get_queryset(self):
         return Alias.objects.filter(model=self.model()).select_related("version", "updated_by")
