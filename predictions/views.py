@@ -1,4 +1,3 @@
-
 import orjson
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
