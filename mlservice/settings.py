@@ -266,6 +266,11 @@ LOGGING = {
 
 # --- Registry ----------------------------------------------------------------------------------
 MODEL_MAX_UPLOAD_BYTES = env.int("MODEL_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+# An uploaded archive (skops) is refused before a member is read past these, since a few
+# hundred kilobytes can inflate to gigabytes: by default it may unpack to no more than the
+# largest file accepted.
+MODEL_MAX_ARCHIVE_MEMBERS = env.int("MODEL_MAX_ARCHIVE_MEMBERS", default=50_000)
+MODEL_MAX_UNPACKED_BYTES = env.int("MODEL_MAX_UNPACKED_BYTES", default=MODEL_MAX_UPLOAD_BYTES)
 
 # --- Predictions -------------------------------------------------------------------------------
 RQ = {"WORKER_CLASS": "predictions.worker.PredictionWorker"}

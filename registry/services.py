@@ -217,6 +217,8 @@ def _check_staged(
             version.format,
             input_example=version.input_example,
             max_bytes=settings.MODEL_MAX_UPLOAD_BYTES,
+            max_members=settings.MODEL_MAX_ARCHIVE_MEMBERS,
+            max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
             expected_sha256=(expected_sha256 or "").strip().lower() or None,
             **spec,
         )

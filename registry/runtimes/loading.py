@@ -5,6 +5,7 @@ import math
 import os
 from pathlib import Path
 
+from registry.runtimes.archives import check_archive
 from registry.runtimes.base import (
     CLASSIFICATION,
     TASKS,
@@ -16,6 +17,11 @@ from registry.runtimes.base import (
 )
 from registry.runtimes.formats import FORMATS
 from registry.runtimes.sniffing import sniff_format
+
+# What an archive (a skops file) may hold when the caller does not say (the settings
+# MODEL_MAX_ARCHIVE_MEMBERS and MODEL_MAX_UNPACKED_BYTES say it for uploads).
+DEFAULT_MAX_MEMBERS = 50_000
+DEFAULT_MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 
 
 def sha256_file(path: PathLike) -> str:
@@ -75,14 +81,17 @@ def validate_artifact(
     labels: list[str] | None,
     input_example: dict,
     max_bytes: int,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
     expected_sha256: str | None = None,
     allow_pickle: bool = False,
 ) -> dict:
     """Check an uploaded artifact end to end; raise ArtifactError (with a `code`) if it fails.
 
-    Order matters: the size is checked before anything is read, and a pickle is hashed and
-    compared with `expected_sha256` before it is unpickled. Returns the sha256, size, runtime
-    and the output of the input example.
+    Order matters: the size is checked before anything is read, an archive's member count and
+    unpacked size before a member is read, and a pickle is hashed and compared with
+    `expected_sha256` before it is unpickled. Returns the sha256, size, runtime and the output
+    of the input example.
     """
     entry = _format(fmt, task)
     size = os.stat(path).st_size
@@ -90,6 +99,7 @@ def validate_artifact(
         raise ArtifactError(
             f"the file is {size:,} bytes, over the limit of {max_bytes:,}", code="too_large"
         )
+    check_archive(path, max_members=max_members, max_unpacked_bytes=max_unpacked_bytes)
     if entry.pickle:
         _check_pickle_policy(entry, allow_pickle, expected_sha256)
     sha256 = sha256_file(path)
