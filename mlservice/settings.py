@@ -271,6 +271,14 @@ MODEL_MAX_UPLOAD_BYTES = env.int("MODEL_MAX_UPLOAD_BYTES", default=200 * 1024 * 
 # largest file accepted.
 MODEL_MAX_ARCHIVE_MEMBERS = env.int("MODEL_MAX_ARCHIVE_MEMBERS", default=50_000)
 MODEL_MAX_UNPACKED_BYTES = env.int("MODEL_MAX_UNPACKED_BYTES", default=MODEL_MAX_UPLOAD_BYTES)
+# Pickle (joblib) uploads run code when loaded: off unless turned on. When on, only staff may
+# upload one, with its sha256, and it is loaded for validation in a separate process (as
+# `nobody` if the server runs as root) with this much time and memory.
+ALLOW_PICKLE_UPLOADS = env.bool("ALLOW_PICKLE_UPLOADS", default=False)
+PICKLE_VALIDATION_TIMEOUT_SECONDS = env.float("PICKLE_VALIDATION_TIMEOUT_SECONDS", default=60.0)
+PICKLE_VALIDATION_MEMORY_BYTES = env.int(
+    "PICKLE_VALIDATION_MEMORY_BYTES", default=2 * 1024 * 1024 * 1024
+)
 
 # --- Predictions -------------------------------------------------------------------------------
 RQ = {"WORKER_CLASS": "predictions.worker.PredictionWorker"}

@@ -16,6 +16,7 @@ from registry.runtimes.base import (
     describe,
 )
 from registry.runtimes.formats import FORMATS
+from registry.runtimes.isolation import DEFAULT_LIMITS, IsolationLimits, run_isolated
 from registry.runtimes.sniffing import sniff_format
 
 # What an archive (a skops file) may hold when the caller does not say (the settings
@@ -49,13 +50,19 @@ def load_predictor(
     entry = _format(fmt, task)
     if entry.pickle and not allow_pickle:
         raise ArtifactError(_pickle_refused(entry), code="pickle_not_allowed")
+    return _load(entry, Path(path), task=task, input_schema=input_schema, labels=labels)
+
+
+def _load(entry: Format, source, **spec) -> Predictor:
+    """`entry.load(source)`, any failure an ArtifactError `load_failed` with a one-line message;
+    `source` is a path, or (in the isolated process) an open file."""
     try:
-        return entry.load(Path(path), task=task, input_schema=input_schema, labels=labels)
+        return entry.load(source, **spec)
     except ArtifactError:
         raise
     except Exception as exc:
         raise ArtifactError(
-            f"the {fmt} artifact could not be loaded: {describe(exc)}", code="load_failed"
+            f"the {entry.name} artifact could not be loaded: {describe(exc)}", code="load_failed"
         ) from exc
 
 
@@ -85,13 +92,17 @@ def validate_artifact(
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
     expected_sha256: str | None = None,
     allow_pickle: bool = False,
+    twin: bool = False,
+    isolation: IsolationLimits = DEFAULT_LIMITS,
 ) -> dict:
     """Check an uploaded artifact end to end; raise ArtifactError (with a `code`) if it fails.
 
     Order matters: the size is checked before anything is read, an archive's member count and
     unpacked size before a member is read, and a pickle is hashed and compared with
-    `expected_sha256` before it is unpickled. Returns the sha256, size, runtime and the output
-    of the input example.
+    `expected_sha256` before it is unpickled, which happens in another process
+    (`isolation`), never in this one. Returns the sha256, size, runtime, the output of the
+    input example and, with `twin`, the bytes of an ONNX twin that agrees with the model
+    (None if none does) and the twin's report.
     """
     entry = _format(fmt, task)
     size = os.stat(path).st_size
@@ -114,11 +125,32 @@ def validate_artifact(
             f"the file is not a valid {fmt} artifact (looks like {found or 'an unknown format'})",
             code="format_mismatch",
         )
-    predictor = load_predictor(
-        path, fmt, task=task, input_schema=input_schema, labels=labels, allow_pickle=allow_pickle
-    )
+    spec = {"task": task, "input_schema": input_schema, "labels": labels}
+    if entry.pickle:
+        checked = run_isolated(
+            path, fmt, input_example=input_example, twin=twin, limits=isolation, **spec
+        )
+    else:
+        checked = check_model(entry, Path(path), input_example=input_example, twin=twin, **spec)
+    return {"sha256": sha256, "size": size, **checked}
+
+
+def check_model(entry: Format, source, *, input_example: dict, twin: bool, **spec) -> dict:
+    """Load the artifact, run its input example and, with `twin`, try its ONNX twin: the
+    runtime, the example's output, the twin's bytes (or None) and its report."""
+    predictor = _load(entry, source, **spec)
     output = _run_example(predictor, input_example)
-    return {"sha256": sha256, "size": size, "runtime": predictor.runtime, "example_output": output}
+    twin_bytes, report = None, {}
+    if twin and entry.to_onnx is not None:
+        from registry import twins  # it imports this package
+
+        twin_bytes, report = twins.make_twin(predictor, fmt=entry, input_example=input_example)
+    return {
+        "runtime": predictor.runtime,
+        "example_output": output,
+        "twin": twin_bytes,
+        "twin_report": report,
+    }
 
 
 def _check_pickle_policy(entry: Format, allow_pickle: bool, expected_sha256: str | None) -> None:
@@ -145,11 +177,11 @@ def _run_example(predictor: Predictor, input_example: dict) -> dict:
         raise ArtifactError(
             f"the model failed on the input example: {describe(exc)}", code="example_failed"
         ) from exc
-    _check_example_output(output, predictor.task, predictor.labels)
+    check_example_output(output, predictor.task, predictor.labels)
     return output
 
 
-def _check_example_output(output: dict, task: str, labels: list[str] | None) -> None:
+def check_example_output(output: dict, task: str, labels: list[str] | None) -> None:
     if task == CLASSIFICATION:
         probabilities = output.get("probabilities")
         valid = (

@@ -47,7 +47,7 @@ def test_outputs_that_disagree_keep_the_original_runtime():
     assert twins.compare(expected, close, task="classification", labels=["a", "b"])["kept"]
 
 
-def test_an_estimator_skl2onnx_cannot_convert_is_served_as_uploaded(db, tmp_path):
+def test_an_estimator_skl2onnx_cannot_convert_is_served_as_uploaded(db, tmp_path, allow_pickles):
     import joblib
 
     from tests.predictions.hostile_models import ExplodingRegressor
