@@ -5,9 +5,10 @@ one long line, many blank lines, rows of many values, and files at the size limi
     DATABASE_URL=... .venv/bin/python bench/probe_csv.py [long|limit]
 
 `long` reads a valid header and one line of 1, 2, 4 and 8 MB; `limit` builds the worst files
-we could think of at PREDICTION_CSV_MAX_BYTES and reads each. Reading is what the view does:
-`csvio.read_matrix`, then `csvio.read_rows` when the fast path declines. Figures are in
-docs/RELIABILITY.md.
+we could think of at PREDICTION_CSV_MAX_BYTES for the iris model and reads each; `wide` does the
+same for a model of 100 features. Reading is what the view and the service do:
+`csvio.read_matrix`, then, when it declines, `csvio.read_rows` and the rows' validation.
+Figures are in docs/RELIABILITY.md.
 """
 
 import io
@@ -28,6 +29,7 @@ from django.conf import settings  # noqa: E402
 from predictions import csvio  # noqa: E402
 from registry import demo  # noqa: E402
 from registry.models import MLModel, ModelVersion  # noqa: E402
+from registry.validation import validate_batch  # noqa: E402
 
 IRIS = demo.DEMO_MODELS["iris"]
 HEADER = ",".join(IRIS.feature_names).encode() + b"\n"
@@ -38,18 +40,19 @@ VERSION = ModelVersion(
 )
 
 
-def read(data: bytes) -> tuple[float, str, float]:
+def read(data: bytes, version: ModelVersion = VERSION) -> tuple[float, str, float]:
     """CPU seconds, outcome and the MB the process grew by to read `data` as the view does."""
     upload = io.BufferedReader(io.BytesIO(data))
     limit = settings.PREDICTION_CSV_MAX_ROWS
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.process_time()
     try:
-        matrix = csvio.read_matrix(upload, VERSION, max_rows=limit)
+        matrix = csvio.read_matrix(upload, version, max_rows=limit)
         if matrix is not None:
             outcome = f"matrix of {len(matrix):,} rows"
         else:
-            outcome = f"{len(csvio.read_rows(upload, VERSION, max_rows=limit)):,} rows"
+            rows = csvio.read_rows(upload, version, max_rows=limit)
+            outcome = f"{len(validate_batch(rows, version)):,} rows, row by row"
     except csvio.CSVError as exc:
         outcome = f"400: {str(exc)[:70]}"
     except MemoryError as exc:  # what the view would answer with a 500
@@ -84,13 +87,25 @@ def at_the_limit() -> None:
         report(name, data)
 
 
-def report(name: str, data: bytes) -> None:
+def wide() -> None:
+    schema = [{"name": f"f{i}", "type": "number"} for i in range(100)]
+    version = ModelVersion(model=MLModel(name="wide", task="regression"), input_schema=schema)
+    header = ",".join(feature["name"] for feature in schema).encode() + b"\n"
+    size = settings.PREDICTION_CSV_MAX_BYTES
+    for name, value in (("plain", b"1.5"), ("quoted", b'"1.5"')):
+        line = b",".join([value] * 100) + b"\n"
+        report(
+            f"100 features, {name}, the whole size", header + line * (size // len(line)), version
+        )
+
+
+def report(name: str, data: bytes, version: ModelVersion = VERSION) -> None:
     """Read in a child process, so that each case's memory growth is its own."""
     pid = os.fork()
     if pid:
         os.waitpid(pid, 0)
         return
-    seconds, outcome, grew = read(data)
+    seconds, outcome, grew = read(data, version)
     size = len(data) / 1e6
     print(f"{name:32} {size:6.1f} MB {seconds:6.2f} s CPU  +{grew:4.0f} MB RSS  {outcome}")
     sys.stdout.flush()
@@ -98,4 +113,5 @@ def report(name: str, data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    {"long": long_lines, "limit": at_the_limit}[sys.argv[1] if len(sys.argv) > 1 else "long"]()
+    modes = {"long": long_lines, "limit": at_the_limit, "wide": wide}
+    modes[sys.argv[1] if len(sys.argv) > 1 else "long"]()

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,36 +60,62 @@ def run_isolated(
         "answer_bytes": limits.answer_bytes,
         **spec,
     }
-    with open(path, "rb") as artifact, tempfile.TemporaryFile() as answer:
+    with (
+        open(path, "rb") as artifact,
+        tempfile.TemporaryFile() as stdin,
+        tempfile.TemporaryFile() as answer,
+        tempfile.TemporaryFile() as errors,
+    ):
         request["fd"] = artifact.fileno()
-        returncode = _run_child(request, artifact.fileno(), answer, limits.timeout_seconds)
+        request["user"] = _unprivileged_user()
+        stdin.write(json.dumps(request).encode())
+        stdin.seek(0)
+        returncode = _run_child((stdin, answer, errors), artifact.fileno(), limits)
         answer.seek(0)
         text = answer.read(limits.answer_bytes + 1)
-    return _checked_answer(text, returncode, fmt, **spec)
+        errors.seek(0, os.SEEK_END)
+        errors.seek(max(errors.tell() - 300, 0))
+        last_error = errors.read().decode(errors="replace").strip().splitlines()[-1:]
+    return _checked_answer(text, returncode, fmt, last_error, **spec)
 
 
-def _run_child(request: dict, artifact_fd: int, answer, timeout: float) -> int:
-    request["user"] = _unprivileged_user()
+def _run_child(files: tuple, artifact_fd: int, limits: IsolationLimits) -> int:
+    """Run the child on (stdin, stdout, stderr) `files` until it exits or the time is up, then
+    kill what is left of its session; its exit status."""
     child = subprocess.Popen(  # noqa: S603 - our own module, with a fixed argument list
         [sys.executable, "-m", __name__],
-        stdin=subprocess.PIPE,
-        stdout=answer,
-        stderr=subprocess.DEVNULL,
+        stdin=files[0],
+        stdout=files[1],
+        stderr=files[2],
         pass_fds=(artifact_fd,),
         cwd=_ROOT,
         env=_environment(),
         start_new_session=True,  # so that whatever it starts is ended with it
     )
     try:
-        child.communicate(json.dumps(request).encode(), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ArtifactError(
-            f"loading the artifact and running its example took more than {timeout:g} s",
-            code="timeout",
-        ) from None
+        exited = _exited_within(child.pid, limits.timeout_seconds)
+        # Not reaped yet, so its session id is still its own: nothing else can be killed.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
     finally:
-        _end_session(child)
+        child.wait()
+    if not exited:
+        raise ArtifactError(
+            "loading the artifact and running its example took more than "
+            f"{limits.timeout_seconds:g} s",
+            code="timeout",
+        )
     return child.returncode
+
+
+def _exited_within(pid: int, seconds: float) -> bool:
+    """Whether the process exited within `seconds`, leaving it unreaped."""
+    deadline = time.monotonic() + seconds
+    while os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _environment() -> dict[str, str]:
@@ -115,13 +142,7 @@ def _unprivileged_user() -> list[int] | None:
     return [nobody.pw_uid, nobody.pw_gid]
 
 
-def _end_session(child: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
-        os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
-
-
-def _checked_answer(text: bytes, returncode: int, fmt: str, **spec) -> dict:
+def _checked_answer(text: bytes, returncode: int, fmt: str, last_error: list[str], **spec) -> dict:
     """The child's answer, checked as untrusted input."""
     from registry.runtimes.loading import check_example_output
 
@@ -130,9 +151,10 @@ def _checked_answer(text: bytes, returncode: int, fmt: str, **spec) -> dict:
     except (IndexError, ValueError):
         answer = None
     if not isinstance(answer, dict):
+        said = f": {last_error[0][-200:]}" if last_error else ""
         raise ArtifactError(
             f"the process that loaded the {fmt} artifact ended without an answer "
-            f"(exit status {returncode}): it ran out of memory or crashed",
+            f"(exit status {returncode}){said}",
             code="load_failed",
         )
     if not answer.get("ok"):

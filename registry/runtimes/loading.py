@@ -113,6 +113,20 @@ def validate_artifact(
     check_archive(path, max_members=max_members, max_unpacked_bytes=max_unpacked_bytes)
     if entry.pickle:
         _check_pickle_policy(entry, allow_pickle, expected_sha256)
+    sha256 = _checked_content(path, fmt, expected_sha256)
+    spec = {"task": task, "input_schema": input_schema, "labels": labels}
+    if entry.pickle:
+        checked = run_isolated(
+            path, fmt, input_example=input_example, twin=twin, limits=isolation, **spec
+        )
+    else:
+        checked = check_model(entry, Path(path), input_example=input_example, twin=twin, **spec)
+    return {"sha256": sha256, "size": size, **checked}
+
+
+def _checked_content(path: PathLike, fmt: str, expected_sha256: str | None) -> str:
+    """The file's sha256, which must be `expected_sha256` when given, and its real format,
+    which must be `fmt`; neither check loads the file."""
     sha256 = sha256_file(path)
     if expected_sha256 is not None and sha256 != expected_sha256.strip().lower():
         raise ArtifactError(
@@ -125,14 +139,7 @@ def validate_artifact(
             f"the file is not a valid {fmt} artifact (looks like {found or 'an unknown format'})",
             code="format_mismatch",
         )
-    spec = {"task": task, "input_schema": input_schema, "labels": labels}
-    if entry.pickle:
-        checked = run_isolated(
-            path, fmt, input_example=input_example, twin=twin, limits=isolation, **spec
-        )
-    else:
-        checked = check_model(entry, Path(path), input_example=input_example, twin=twin, **spec)
-    return {"sha256": sha256, "size": size, **checked}
+    return sha256
 
 
 def check_model(entry: Format, source, *, input_example: dict, twin: bool, **spec) -> dict:
