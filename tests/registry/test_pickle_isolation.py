@@ -153,3 +153,36 @@ def test_a_pickle_that_ends_its_process_is_refused(
     message = refused(upload(staff_client, path), "load_failed", media_root)
 
     assert "ended without an answer (exit status 3)" in message
+
+
+def test_what_a_pickle_starts_is_ended_with_its_process(
+    staff_client, iris_model, tmp_path, media_root, allow_pickles
+):
+    path = pickled(
+        tmp_path,
+        "import os, time\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    time.sleep(600)\n"
+        "    os._exit(0)\n"
+        "raise RuntimeError(f'started {pid}')",
+    )
+
+    message = refused(upload(staff_client, path), "load_failed", media_root)
+
+    started = int(message.split("RuntimeError: started ")[1])
+    assert not _alive(started)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its new parent to reap it does not)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.1)
+    return True
