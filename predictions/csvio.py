@@ -4,6 +4,7 @@ import csv
 import io
 import warnings
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 import orjson
@@ -29,7 +30,7 @@ _SCAN_CHUNK = 1024 * 1024
 # object per value.
 ROW_BY_ROW_MAX_VALUES = 1_000_000
 CHUNK_VALUES = 200_000  # values per chunk of a large file read column by column
-_LF, _CR = 10, 13
+_LF, _CR, _QUOTE = 10, 13, 34
 
 
 def max_line_bytes(version: ModelVersion) -> int:
@@ -39,16 +40,22 @@ def max_line_bytes(version: ModelVersion) -> int:
     )
 
 
-def scan_lines(stream, *, max_line_bytes: int, max_rows: int) -> int:
+class Lines(NamedTuple):
+    rows: int  # non-blank lines after the header
+    quoted: bool  # whether a double quote appears anywhere
+
+
+def scan_lines(stream, *, max_line_bytes: int, max_rows: int) -> Lines:
     """Check the file's lines in one pass that costs the same whatever their shape (numpy finds
     the line ends): refuse it at the first line longer than `max_line_bytes`, or with more than
     `max_rows` rows or blank lines after the header. Returns how many rows (non-blank lines)
-    follow the header, and leaves the stream at its start.
+    follow the header and whether the file quotes anything, and leaves the stream at its
+    start.
 
     Neither reader may meet such a file: numpy allocates for its rows before reading them, and
     Python skips blank lines one at a time."""
     stream.seek(0)
-    lines = blank = offset = line_start = 0
+    lines = blank = offset = line_start = quotes = 0
     previous = _LF  # the byte before the chunk
     try:
         while chunk := stream.read(_SCAN_CHUNK):
@@ -62,6 +69,7 @@ def scan_lines(stream, *, max_line_bytes: int, max_rows: int) -> int:
                 blank += int(np.count_nonzero(lengths == 0))
                 lines += len(ends)
                 line_start = offset + int(ends[-1]) + 1
+            quotes += int(np.count_nonzero(data == _QUOTE))
             offset += len(chunk)
             previous = chunk[-1]
             # The line still open may end with a CR, which is not part of its length.
@@ -74,7 +82,7 @@ def scan_lines(stream, *, max_line_bytes: int, max_rows: int) -> int:
         _refuse_long_line(np.array([last]), lines, max_line_bytes)
         lines += 1
         _refuse_many_lines(lines - blank - 1, blank, max_rows)
-    return max(lines - blank - 1, 0)
+    return Lines(max(lines - blank - 1, 0), quotes > 0)
 
 
 def _refuse_long_line(lengths: np.ndarray, lines_before: int, limit: int) -> None:
@@ -101,35 +109,71 @@ def read_matrix(upload, version: ModelVersion, *, max_rows: int) -> np.ndarray |
     (`_read_large`). The file is read line by line from where Django put it, so a large upload
     is not copied into memory. Its lines are checked first (`scan_lines`)."""
     stream = getattr(upload, "file", upload)  # the real file object: numpy iterates it in C
-    rows = scan_lines(stream, max_line_bytes=max_line_bytes(version), max_rows=max_rows)
-    try:
-        header, matrix = _load_numbers(stream, version, rows)
-    except ValueError:  # not UTF-8, not a number, a line with too few or many values
-        header, matrix = [], None
-    finally:
-        stream.seek(0)
-    if matrix is not None:
-        order = {name: i for i, name in enumerate(header)}
-        matrix = matrix[:, [order[name] for name in version.feature_names]]
-        if within_schema(matrix, version.input_schema):
-            return matrix
-    # Row by row costs a Python object per value: a file too large for that is read column by
-    # column instead, and refused at its first problem rather than with every problem named.
-    if rows * max(len(header), len(version.input_schema)) <= ROW_BY_ROW_MAX_VALUES:
+    schema = version.input_schema
+    rows, quoted = scan_lines(stream, max_line_bytes=max_line_bytes(version), max_rows=max_rows)
+    matrix = _numbers(stream, version, rows, quoted=False)
+    if matrix is not None and within_schema(matrix, schema):
+        return matrix
+    # Row by row costs a Python object per value: a file too large for that is read by numpy
+    # with quotes, else column by column, and refused at its first problem rather than with
+    # every problem named.
+    if rows * len(schema) <= ROW_BY_ROW_MAX_VALUES:
         return None
+    if matrix is None and quoted:
+        matrix = _numbers(stream, version, rows, quoted=True)
+    if matrix is not None:
+        if within_schema(matrix, schema):
+            return matrix
+        problem = _value_problem(matrix, version)
+        if problem is not None:
+            raise problem
     return _read_large(stream, version, rows)
 
 
-def _load_numbers(stream, version: ModelVersion, rows: int) -> tuple[list[str], np.ndarray | None]:
+def _numbers(stream, version: ModelVersion, rows: int, *, quoted: bool) -> np.ndarray | None:
+    """numpy's matrix of the file (schema order) when every value is a number; else None."""
+    try:
+        header, matrix = _load_numbers(stream, version, rows, quoted)
+    except ValueError:  # not UTF-8, not a number, a line with too few or many values
+        return None
+    finally:
+        stream.seek(0)
+    if matrix is None:
+        return None
+    order = {name: i for i, name in enumerate(header)}
+    return matrix[:, [order[name] for name in version.feature_names]]
+
+
+def _value_problem(matrix: np.ndarray, version: ModelVersion) -> CSVError | None:
+    """The first value of `matrix` outside its feature's rules, as a CSVError naming its row
+    and feature, looked for a chunk of rows at a time; None when a boolean feature (which a
+    matrix cannot tell from a number) leaves it to the reader that sees the text."""
+    schema = version.input_schema
+    if any(features.kind_of(feature) == features.BOOLEAN for feature in schema):
+        return None
+    names, step = version.feature_names, max(1, CHUNK_VALUES // len(schema))
+    for start in range(0, len(matrix), step):
+        block = matrix[start : start + step]
+        if within_schema(block, schema):
+            continue
+        for offset, values in enumerate(block.tolist()):
+            for name, message in row_errors(dict(zip(names, values, strict=True)), schema).items():
+                return CSVError(f"Row {start + offset + 1} of the CSV file, {name}: {message}")
+    return None
+
+
+def _load_numbers(
+    stream, version: ModelVersion, rows: int, quoted: bool
+) -> tuple[list[str], np.ndarray | None]:
     """The header and numpy's matrix of the rows (file order), None when the header is not
     exactly the version's features or the first row has another width."""
-    header = [name.strip() for name in stream.readline().decode("utf-8-sig").split(",")]
+    header = _fields(stream.readline().decode("utf-8-sig"), quoted)
     if len(set(header)) != len(header) or sorted(header) != sorted(version.feature_names):
         return header, None
     # numpy sizes the matrix from the first row: a row of another width is left to the other
     # readers, which name its line, and numpy never allocates for a width the header lacks.
     body = stream.tell()
-    if stream.readline().count(b",") + 1 != len(header):
+    if len(_fields(stream.readline().decode(), quoted)) != len(header):
         return header, None
     stream.seek(body)
     if rows == 0:
@@ -137,9 +181,20 @@ def _load_numbers(stream, version: ModelVersion, rows: int) -> tuple[list[str], 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "input contained no data": 0 rows, said later
         matrix = np.loadtxt(
-            stream, delimiter=",", comments=None, dtype=np.float64, ndmin=2, max_rows=rows
+            stream,
+            delimiter=",",
+            quotechar='"' if quoted else None,
+            comments=None,
+            dtype=np.float64,
+            ndmin=2,
+            max_rows=rows,
         )
     return header, matrix if matrix.shape[1] == len(header) else None
+
+
+def _fields(line: str, quoted: bool) -> list[str]:
+    fields = next(csv.reader([line]), []) if quoted else line.split(",")
+    return [field.strip() for field in fields]
 
 
 def _read_large(stream, version: ModelVersion, rows: int) -> np.ndarray:

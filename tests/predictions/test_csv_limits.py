@@ -168,7 +168,7 @@ class TestLargeFiles:
     ):
         rows = [*IRIS_ROWS[:120], {**SETOSA, "petal_width": 60}, *IRIS_ROWS[:20]]
         message = refusal(upload_csv(alice_client, HEADER + quoted(rows)))
-        assert message == "Line 122, petal_width: Must be at most 50."
+        assert message == "Row 121 of the CSV file, petal_width: Must be at most 50."
 
     def test_a_large_file_with_a_word_for_a_number_is_refused_naming_it(self, alice_client, iris):
         rows = [*IRIS_ROWS[:60], {**VIRGINICA, "sepal_length": "long"}]
