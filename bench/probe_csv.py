@@ -26,6 +26,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from mlservice.errors import ServiceError  # noqa: E402
 from predictions import csvio  # noqa: E402
 from registry import demo  # noqa: E402
 from registry.models import MLModel, ModelVersion  # noqa: E402
@@ -53,7 +54,7 @@ def read(data: bytes, version: ModelVersion = VERSION) -> tuple[float, str, floa
         else:
             rows = csvio.read_rows(upload, version, max_rows=limit)
             outcome = f"{len(validate_batch(rows, version)):,} rows, row by row"
-    except csvio.CSVError as exc:
+    except (csvio.CSVError, ServiceError) as exc:  # the 400 the view answers
         outcome = f"400: {str(exc)[:70]}"
     except MemoryError as exc:  # what the view would answer with a 500
         outcome = f"500: {type(exc).__name__} {str(exc)[:60]}"
@@ -88,15 +89,20 @@ def at_the_limit() -> None:
 
 
 def wide() -> None:
-    schema = [{"name": f"f{i}", "type": "number"} for i in range(100)]
+    schema = [{"name": f"f{i}", "type": "number", "maximum": 10} for i in range(100)]
     version = ModelVersion(model=MLModel(name="wide", task="regression"), input_schema=schema)
     header = ",".join(feature["name"] for feature in schema).encode() + b"\n"
     size = settings.PREDICTION_CSV_MAX_BYTES
     for name, value in (("plain", b"1.5"), ("quoted", b'"1.5"')):
         line = b",".join([value] * 100) + b"\n"
-        report(
-            f"100 features, {name}, the whole size", header + line * (size // len(line)), version
-        )
+        body = line * (size // len(line) - 1)
+        for last, bad in (
+            ("", line),
+            (", 11 on the last line", b"11"),
+            (", x on the last line", b"x"),
+        ):
+            data = header + body + (bad if bad is line else line.replace(b"1.5", bad, 1))
+            report(f"100 features, {name}{last}", data, version)
 
 
 def report(name: str, data: bytes, version: ModelVersion = VERSION) -> None:
