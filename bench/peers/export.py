@@ -1,0 +1,72 @@
+"""Train a bench model and save it in a peer's native format. Runs in that peer's own venv:
+
+    bench/.peers/mlserver/venv/bin/python bench/peers/export.py mlserver rf300 OUT_DIR
+    bench/.peers/mlflow/venv/bin/python bench/peers/export.py mlflow rf300 OUT_DIR
+
+MLServer: a model repository in OUT_DIR (joblib for scikit-learn, the booster's text model for
+LightGBM, JSON for XGBoost). MLflow: the model logged to a sqlite tracking store in OUT_DIR.
+Either way OUT_DIR/export.json says what to serve, and the labels the model itself predicts
+for every row of the dataset, so the runner can check what the server answers.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import models  # bench/peers/models.py: this script runs with bench/peers on sys.path
+
+
+def export_mlserver(key: str, estimator, out: Path) -> dict:
+    family = models.MODELS[key].family
+    model_dir = out / key
+    model_dir.mkdir(parents=True)
+    if family == "sklearn":
+        import joblib
+
+        filename, implementation = "model.joblib", "mlserver_sklearn.SKLearnModel"
+        joblib.dump(estimator, model_dir / filename)
+    elif family == "lightgbm":
+        filename, implementation = "model.txt", "mlserver_lightgbm.LightGBMModel"
+        estimator.booster_.save_model(model_dir / filename)
+    else:
+        filename, implementation = "model.json", "mlserver_xgboost.XGBoostModel"
+        estimator.save_model(model_dir / filename)
+    settings = {"name": key, "implementation": implementation, "parameters": {"uri": f"./{filename}"}}
+    (model_dir / "model-settings.json").write_text(json.dumps(settings, indent=1))
+    return {"repository": str(out), "artifact": str(model_dir / filename)}
+
+
+def export_mlflow(key: str, estimator, X, out: Path) -> dict:
+    import mlflow
+    import pandas as pd
+
+    family = models.MODELS[key].family
+    names = models.dataset(key)[2]
+    tracking_uri = f"sqlite:///{out / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.create_experiment("bench", artifact_location=(out / "artifacts").as_uri())
+    mlflow.set_experiment("bench")
+    example = pd.DataFrame(X[:1], columns=names)
+    flavor = getattr(mlflow, family)
+    options = {}
+    if family == "sklearn":
+        # MLflow 3 saves scikit-learn models with skops, which refuses tree nodes unless trusted.
+        options["skops_trusted_types"] = ["sklearn.tree._tree.Tree"]
+    with mlflow.start_run():
+        info = flavor.log_model(estimator, name=key, input_example=example, **options)
+    return {"tracking_uri": tracking_uri, "model_uri": info.model_uri}
+
+
+def main(peer: str, key: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=False)
+    estimator, X, _ = models.train(key)
+    if peer == "mlserver":
+        served = export_mlserver(key, estimator, out)
+    else:
+        served = export_mlflow(key, estimator, X, out)
+    expected = [int(label) for label in estimator.predict(X)]
+    (out / "export.json").write_text(json.dumps({**served, "expected": expected}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))
