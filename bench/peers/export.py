@@ -31,7 +31,11 @@ def export_mlserver(key: str, estimator, out: Path) -> dict:
     else:
         filename, implementation = "model.json", "mlserver_xgboost.XGBoostModel"
         estimator.save_model(model_dir / filename)
-    settings = {"name": key, "implementation": implementation, "parameters": {"uri": f"./{filename}"}}
+    settings = {
+        "name": key,
+        "implementation": implementation,
+        "parameters": {"uri": f"./{filename}"},
+    }
     (model_dir / "model-settings.json").write_text(json.dumps(settings, indent=1))
     return {"repository": str(out), "artifact": str(model_dir / filename)}
 
@@ -46,12 +50,17 @@ def export_mlflow(key: str, estimator, X, out: Path) -> dict:
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.create_experiment("bench", artifact_location=(out / "artifacts").as_uri())
     mlflow.set_experiment("bench")
-    example = pd.DataFrame(X[:1], columns=names)
     flavor = getattr(mlflow, family)
     options = {}
     if family == "sklearn":
+        # Fitted on a plain matrix, so served one (a tensor signature): with named columns
+        # scikit-learn would warn on every request that the names were not fitted.
+        example = X[:1]
         # MLflow 3 saves scikit-learn models with skops, which refuses tree nodes unless trusted.
         options["skops_trusted_types"] = ["sklearn.tree._tree.Tree"]
+    else:
+        # The boosters carry their feature names, so they get a table with those columns.
+        example = pd.DataFrame(X[:1], columns=names)
     with mlflow.start_run():
         info = flavor.log_model(estimator, name=key, input_example=example, **options)
     return {"tracking_uri": tracking_uri, "model_uri": info.model_uri}

@@ -48,7 +48,9 @@ def parse(text: str) -> dict:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
     return {
         "requests": int(re.search(r"(\d+) requests in", text)[1]),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
@@ -67,6 +69,8 @@ def post_bodies(
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
         handle.write("\n".join(bodies) + "\n")
     try:
-        return wrk(url, BODIES_SCRIPT, seconds, clients, env={"BODIES": handle.name, "TOKEN": token})
+        return wrk(
+            url, BODIES_SCRIPT, seconds, clients, env={"BODIES": handle.name, "TOKEN": token}
+        )
     finally:
         os.unlink(handle.name)

@@ -68,7 +68,11 @@ MODELS: dict[str, BenchModel] = {
             "breast cancer, 300-tree LightGBM classifier",
         ),
         BenchModel(
-            "xgb300", "breast_cancer", "xgboost", _xgboost, "breast cancer, 300-tree XGBoost classifier"
+            "xgb300",
+            "breast_cancer",
+            "xgboost",
+            _xgboost,
+            "breast cancer, 300-tree XGBoost classifier",
         ),
     )
 }

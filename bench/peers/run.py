@@ -13,6 +13,7 @@ so `make bench` goes on without it.
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,47 +35,71 @@ def measure(
     peers: tuple[str, ...] = tuple(PEERS),
     log=print,
 ) -> dict:
-    """{peer: figures} for `key`: req/s, p50 and p99 in ms (medians over `runs`), or a status
-    that says why there is no figure ("not installed: ...", "failed: ...")."""
+    """{peer: figures} for the bench model `key` on `rows` (default: its whole dataset).
+
+    Figures: req/s (median, min, max over `runs`), p50 and p99 in ms (medians), the setting
+    that gave them (the best of the peer's settings) and every setting's own figures; or only
+    a status saying why there are none ("not installed: ...", "failed: ...").
+    """
     rows = rows or models.rows(key)
-    return {peer: _measure_one(peer, key, rows, duration, runs, log) for peer in peers}
+    return {peer: _measure_peer(peer, key, rows, duration, runs, log) for peer in peers}
 
 
-def _measure_one(peer: str, key: str, rows, duration: int, runs: int, log) -> dict:
+def _measure_peer(peer: str, key: str, rows, duration: int, runs: int, log) -> dict:
     try:
         install = venvs.ensure(peer, log=log)
     except venvs.NotInstalled as error:
         log(f"{peer}: not installed: {error}")
         return {"status": f"not installed: {error}"}
-    server = PEERS[peer](key)
-    try:
-        server.export()
-        startup = server.start()
-        server.check(rows)
-        bodies = [server.body(row) for row in rows]
-        load.post_bodies(server.url, bodies, WARMUP_SECONDS)
-        results = []
-        for i in range(runs):
-            result = load.post_bodies(server.url, bodies, duration)
-            figures = {k: v for k, v in result.items() if k != "raw"}
-            log(f"{peer} {key} run {i + 1}/{runs}: {json.dumps(figures)}")
-            results.append(figures)
-    except (PeerFailed, OSError, ValueError, KeyError) as error:
-        log(f"{peer} {key}: failed: {error}")
-        return {"status": f"failed: {error}"}
-    finally:
-        server.stop()
+    exported, settings = {}, {}
+    for workers in PEERS[peer].worker_counts:
+        server = PEERS[peer](key, workers)
+        try:
+            if exported:
+                server.exported = exported
+            else:
+                server.export()
+                exported = server.exported
+            settings[server.settings_text()] = _measure_server(server, rows, duration, runs, log)
+        except (PeerFailed, OSError, ValueError, KeyError, subprocess.SubprocessError) as error:
+            log(f"{peer} {key} {server.settings_text()}: failed: {error}")
+            settings[server.settings_text()] = {"status": f"failed: {error}"}
+        finally:
+            server.stop()
+    measured = {name: f for name, f in settings.items() if f.get("status") == "ok"}
+    if not measured:
+        return {"status": next(iter(settings.values()))["status"], "settings": settings}
+    best = max(measured, key=lambda name: measured[name]["rps"])
+    return {
+        **measured[best],
+        "setting": best,
+        "settings": settings,
+        "install_s": install["seconds"],
+        "versions": install["versions"],
+    }
+
+
+def _measure_server(server, rows, duration: int, runs: int, log) -> dict:
+    startup = server.start()
+    server.check(rows)
+    bodies = [server.body(row) for row in rows]
+    load.post_bodies(server.url, bodies, WARMUP_SECONDS)
+    results = []
+    for i in range(runs):
+        figures = load.post_bodies(server.url, bodies, duration)
+        del figures["raw"]
+        log(f"{server.name} {server.key} {server.settings_text()} run {i + 1}/{runs}: {figures}")
+        results.append(figures)
     return {
         "status": "ok",
-        **{k: statistics.median(r[k] for r in results) for k in ("rps", "p50_ms", "p99_ms")},
-        "min_rps": min(r["rps"] for r in results),
-        "max_rps": max(r["rps"] for r in results),
+        "rps": statistics.median(r["rps"] for r in results),
+        "rps_min": min(r["rps"] for r in results),
+        "rps_max": max(r["rps"] for r in results),
+        "p50_ms": statistics.median(r["p50_ms"] for r in results),
+        "p99_ms": statistics.median(r["p99_ms"] for r in results),
         "non2xx": sum(r["non2xx"] for r in results),
         "socket_errors": sum(r["socket_errors"] for r in results),
         "startup_s": round(startup, 1),
-        "install_s": install["seconds"],
-        "versions": install["versions"],
-        "settings": server.settings_text(),
     }
 
 

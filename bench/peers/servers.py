@@ -4,6 +4,7 @@ A peer knows how to export a bench model in its format (export.py in its venv), 
 server on free ports, tell when it is ready, and write and read one row's request and answer.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,9 +20,10 @@ from . import models, venvs
 
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT = 180
-# MLServer's inference processes: 0 runs inference in the HTTP process.
-MLSERVER_WORKERS = int(os.environ.get("BENCH_MLSERVER_WORKERS", "0"))
-MLFLOW_WORKERS = int(os.environ.get("BENCH_MLFLOW_WORKERS", "2"))
+# Each setting is measured and the peer's best counts. MLServer's parallel_workers 0 runs
+# inference in its HTTP process (fastest for light models), 2 in two processes (heavy ones).
+MLSERVER_WORKERS = [int(n) for n in os.environ.get("BENCH_MLSERVER_WORKERS", "0,2").split(",")]
+MLFLOW_WORKERS = [int(n) for n in os.environ.get("BENCH_MLFLOW_WORKERS", "2").split(",")]
 # One inference thread per process, as the project's own runtimes use: with the libraries'
 # default (a thread per core) every single-row prediction waits on OpenMP threads that the
 # other requests' processes keep busy.
@@ -51,9 +53,11 @@ def http(method: str, url: str, body: bytes | None = None) -> tuple[int, bytes]:
 
 class Peer:
     name = ""
+    worker_counts: list[int] = []
 
-    def __init__(self, key: str):
+    def __init__(self, key: str, workers: int):
         self.key = key
+        self.workers = workers
         self.work = venvs.peer_dir(self.name) / "work" / key
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -64,7 +68,13 @@ class Peer:
         shutil.rmtree(self.work, ignore_errors=True)
         self.work.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
-            [str(venvs.python(self.name)), str(HERE / "export.py"), self.name, self.key, str(self.work)],
+            [
+                str(venvs.python(self.name)),
+                str(HERE / "export.py"),
+                self.name,
+                self.key,
+                str(self.work),
+            ],
             capture_output=True,
             text=True,
             timeout=600,
@@ -96,7 +106,9 @@ class Peer:
         deadline = started + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise PeerFailed(f"server exited: {_last_line((self.work / 'serve.log').read_text())}")
+                raise PeerFailed(
+                    f"server exited: {_last_line((self.work / 'serve.log').read_text())}"
+                )
             try:
                 if http("GET", self.base_url + self.ready_path)[0] == 200:
                     return time.monotonic() - started
@@ -116,10 +128,8 @@ class Peer:
             os.killpg(group, signal.SIGKILL)
             self.process.wait(timeout=30)
         # Inference workers left behind by the server still belong to the group.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     @property
     def base_url(self) -> str:
@@ -157,6 +167,7 @@ class MLServer(Peer):
     """Seldon MLServer, V2 inference protocol, the runtime of the model's family."""
 
     name = "mlserver"
+    worker_counts = MLSERVER_WORKERS
 
     def command(self) -> list[str]:
         ports = [self.port, free_port(), free_port()]
@@ -165,7 +176,7 @@ class MLServer(Peer):
             "http_port": ports[0],
             "grpc_port": ports[1],
             "metrics_port": ports[2],
-            "parallel_workers": MLSERVER_WORKERS,
+            "parallel_workers": self.workers,
             "debug": False,
             "metrics_endpoint": None,
         }
@@ -185,7 +196,7 @@ class MLServer(Peer):
         return json.dumps({"inputs": [tensor]})
 
     def settings_text(self) -> str:
-        return f"parallel_workers {MLSERVER_WORKERS}"
+        return f"parallel_workers {self.workers}"
 
     def label(self, answer: dict) -> int:
         value = answer["outputs"][0]["data"][0]
@@ -197,6 +208,7 @@ class MLflowServer(Peer):
     """`mlflow models serve` (its uvicorn scoring server), the model's pyfunc flavour."""
 
     name = "mlflow"
+    worker_counts = MLFLOW_WORKERS
     ready_path = "/ping"
 
     def command(self) -> list[str]:
@@ -209,7 +221,7 @@ class MLflowServer(Peer):
             "--env-manager",
             "local",
             "-w",
-            str(MLFLOW_WORKERS),
+            str(self.workers),
             "-h",
             "127.0.0.1",
             "-p",
@@ -227,6 +239,8 @@ class MLflowServer(Peer):
         return f"{self.base_url}/invocations"
 
     def body(self, row: list[float]) -> str:
+        if models.MODELS[self.key].family == "sklearn":  # a tensor signature (export.py)
+            return json.dumps({"inputs": [row]})
         return json.dumps({"dataframe_split": {"columns": self.columns, "data": [row]}})
 
     @cached_property
@@ -234,7 +248,7 @@ class MLflowServer(Peer):
         return models.dataset(self.key)[2]
 
     def settings_text(self) -> str:
-        return f"{MLFLOW_WORKERS} uvicorn workers"
+        return f"{self.workers} uvicorn workers"
 
     def label(self, answer: dict) -> int:
         return int(answer["predictions"][0])

@@ -80,7 +80,9 @@ def ensure(peer: str, log=print) -> dict:
         steps.append([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--upgrade", "pip"])
         for name, no_deps in REQUIREMENTS[peer]:
             extra = ["--no-deps"] if no_deps else []
-            steps.append([str(python(peer)), "-m", "pip", "install", *extra, "-r", str(BENCH / name)])
+            steps.append(
+                [str(python(peer)), "-m", "pip", "install", *extra, "-r", str(BENCH / name)]
+            )
         for step in steps:
             if not _run(step, out):
                 shutil.rmtree(venv, ignore_errors=True)
@@ -101,7 +103,9 @@ def _run(command: list[str], out) -> bool:
     out.write(f"$ {' '.join(command)}\n")
     out.flush()
     try:
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT)
+        done = subprocess.run(
+            command, stdout=out, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT
+        )
     except subprocess.TimeoutExpired:
         out.write(f"timed out after {INSTALL_TIMEOUT} s\n")
         return False
