@@ -11,33 +11,30 @@ for every row of the dataset, so the runner can check what the server answers.
 
 import json
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import models  # bench/peers/models.py: this script runs with bench/peers on sys.path
 
+PIP_NAMES = {
+    "sklearn": ["mlflow", "scikit-learn"],
+    "lightgbm": ["mlflow", "lightgbm"],
+    "xgboost": ["mlflow", "xgboost-cpu"],
+}
+
 
 def export_mlserver(key: str, estimator, out: Path) -> dict:
-    family = models.MODELS[key].family
+    runtime = {
+        "sklearn": "mlserver_sklearn.SKLearnModel",
+        "lightgbm": "mlserver_lightgbm.LightGBMModel",
+        "xgboost": "mlserver_xgboost.XGBoostModel",
+    }[models.MODELS[key].family]
     model_dir = out / key
     model_dir.mkdir(parents=True)
-    if family == "sklearn":
-        import joblib
-
-        filename, implementation = "model.joblib", "mlserver_sklearn.SKLearnModel"
-        joblib.dump(estimator, model_dir / filename)
-    elif family == "lightgbm":
-        filename, implementation = "model.txt", "mlserver_lightgbm.LightGBMModel"
-        estimator.booster_.save_model(model_dir / filename)
-    else:
-        filename, implementation = "model.json", "mlserver_xgboost.XGBoostModel"
-        estimator.save_model(model_dir / filename)
-    settings = {
-        "name": key,
-        "implementation": implementation,
-        "parameters": {"uri": f"./{filename}"},
-    }
+    path = models.save_native(key, estimator, model_dir)
+    settings = {"name": key, "implementation": runtime, "parameters": {"uri": f"./{path.name}"}}
     (model_dir / "model-settings.json").write_text(json.dumps(settings, indent=1))
-    return {"repository": str(out), "artifact": str(model_dir / filename)}
+    return {"repository": str(out), "artifact": str(path)}
 
 
 def export_mlflow(key: str, estimator, X, out: Path) -> dict:
@@ -61,8 +58,13 @@ def export_mlflow(key: str, estimator, X, out: Path) -> dict:
     else:
         # The boosters carry their feature names, so they get a table with those columns.
         example = pd.DataFrame(X[:1], columns=names)
+    # Stated, so MLflow does not load the model in a subprocess to infer them (it is served
+    # from this venv with --env-manager local, which installs nothing).
+    requirements = [f"{name}=={version(name)}" for name in PIP_NAMES[family]]
     with mlflow.start_run():
-        info = flavor.log_model(estimator, name=key, input_example=example, **options)
+        info = flavor.log_model(
+            estimator, name=key, input_example=example, pip_requirements=requirements, **options
+        )
     return {"tracking_uri": tracking_uri, "model_uri": info.model_uri}
 
 

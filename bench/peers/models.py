@@ -9,6 +9,7 @@ estimator has a fixed seed, so each venv trains the same model.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_iris
@@ -116,3 +117,27 @@ def rows(key: str, count: int | None = None) -> list[list[float]]:
     X = dataset(key)[0].tolist()
     count = len(X) if count is None else count
     return [X[i % len(X)] for i in range(count)]
+
+
+def api_rows(key: str, count: int | None = None) -> list[dict[str, float]]:
+    """The same rows keyed by feature name, as the project's API takes them."""
+    names = dataset(key)[2]
+    return [dict(zip(names, row, strict=True)) for row in rows(key, count)]
+
+
+def save_native(key: str, estimator, directory: Path) -> Path:
+    """Save in the library's own file format: the booster's text model (LightGBM), JSON
+    (XGBoost), joblib (scikit-learn: what MLServer's sklearn runtime loads). The file's path."""
+    family = MODELS[key].family
+    if family == "lightgbm":
+        path = directory / "model.txt"
+        estimator.booster_.save_model(path)
+    elif family == "xgboost":
+        path = directory / "model.json"
+        estimator.save_model(path)
+    else:
+        import joblib
+
+        path = directory / "model.joblib"
+        joblib.dump(estimator, path)
+    return path
