@@ -4,7 +4,8 @@ the demo models, run each scenario 3 times and write docs/BENCHMARKS.md.
 
 Scenarios (see issue "Performance"): async end to end, submit only, ?wait latency, batches
 (10k JSON rows, 100k-row CSV to CSV), drain (vs a bare RQ one-job-per-prediction worker),
-in-process model rates, worker memory. Figures are medians with min-max over 3 runs.
+in-process model rates, worker memory; then the peers (Seldon MLServer, MLflow) on the bench
+models, from their own venvs (bench/peers). Figures are medians with min-max over 3 runs.
 """
 
 import http.client
