@@ -81,7 +81,7 @@ def _measure_peer(peer: str, key: str, rows, duration: int, runs: int, log) -> d
 
 def _measure_server(server, rows, duration: int, runs: int, log) -> dict:
     startup = server.start()
-    server.check(rows)
+    server.check()
     bodies = [server.body(row) for row in rows]
     load.post_bodies(server.url, bodies, WARMUP_SECONDS)
     results = []

@@ -93,13 +93,13 @@ class Peer:
     def start(self) -> float:
         """Start the server and wait until it answers as ready; the seconds that took."""
         self.port = free_port()
-        log = open(self.work / "serve.log", "w")
+        self.log = open(self.work / "serve.log", "w")
         started = time.monotonic()
         self.process = subprocess.Popen(
             self.command(),
             cwd=self.work,
             env=self.env(),
-            stdout=log,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -118,26 +118,29 @@ class Peer:
         raise PeerFailed(f"not ready after {START_TIMEOUT} s")
 
     def stop(self) -> None:
-        if not self.process or self.process.poll() is not None:
+        if not self.process:
             return
         group = self.process.pid  # start_new_session: the group is ours and only ours
-        os.killpg(group, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(group, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            os.killpg(group, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(group, signal.SIGKILL)
+                self.process.wait(timeout=30)
         # Inference workers left behind by the server still belong to the group.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
+        self.log.close()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def check(self, rows: list[list[float]], sample: int = 20) -> None:
+    def check(self, sample: int = 20) -> None:
         """The served model's labels equal the model's own for a sample of the dataset's rows."""
         expected = self.exported["expected"]
+        rows = models.rows(self.key)
         for index in range(0, len(expected), max(1, len(expected) // sample)):
             status, body = http("POST", self.url, self.body(rows[index]).encode())
             if status != 200:
