@@ -284,8 +284,11 @@ def to_onnx(predictor: XGBoostPredictor) -> bytes:
     from onnxmltools import convert_xgboost
     from onnxmltools.convert.common.data_types import FloatTensorType
 
+    # The converter reads split features from XGBoost's dump, where it expects no names.
+    booster = predictor.booster.copy()
+    booster.feature_names = None
     onnx_model = convert_xgboost(
-        predictor.booster,
+        booster,
         initial_types=[("input", FloatTensorType([None, len(predictor.input_schema)]))],
         target_opset=15,
     )
