@@ -356,6 +356,15 @@ HOSTILE = {
         "format_mismatch",
         "not a valid xgboost",
     ),
+    "UBJSON declaring an array of 10^12 floats": (
+        "xgboost",
+        "xgboost-binary-ubj",
+        lambda data: b"{L\x00\x00\x00\x00\x00\x00\x00\x07learner[$d#L"
+        + (10**12).to_bytes(8, "big")
+        + bytes(16),
+        "format_mismatch",
+        "not a valid xgboost",
+    ),
     "XGBoost splitting on feature 10^6": (
         *_xgb("xgboost-binary", _set(_tree, "split_indices", 10**6, position=0)),
         "invalid_model",

@@ -32,8 +32,8 @@ from registry.runtimes.trees import (
     refuse,
 )
 
-# UBJSON's object of XGBoost's documents starts with the length type of its first key.
-_MAGIC = (b'{"', b"{L", b"{l", b"{i", b"{U", b"{I")
+# A JSON or UBJSON object; in UBJSON the length type of the first key follows.
+_MAGIC = (b"{",)
 _CLASSIFIERS = ("binary:logistic", "multi:softprob")
 _REGRESSORS = (
     "reg:squarederror",
@@ -68,7 +68,7 @@ _NUMERIC_TYPES = ("float", "int", "q", "i")
 def parse_document(data: bytes) -> dict | None:
     """The JSON or UBJSON document; None if the bytes are neither."""
     try:
-        if data[:2] == b'{"':
+        if data[1:64].lstrip()[:1] in (b'"', b"}"):  # JSON, maybe pretty-printed
             document = json.loads(data)
         else:
             import ubjson
