@@ -184,7 +184,10 @@ class JSONTextField(forms.CharField):
 class VersionUploadForm(ServiceForm):
     """Uploading a version runs the whole validation (load, example prediction) in clean()."""
 
-    artifact = forms.FileField(help_text="skops, ONNX or joblib file (stored under a new name).")
+    artifact = forms.FileField(
+        help_text="skops, ONNX, LightGBM text, XGBoost JSON/UBJSON or joblib file "
+        "(stored under a new name)."
+    )
     format = forms.ChoiceField(choices=ArtifactFormat.choices)
     input_schema = JSONTextField(
         help_text='Ordered features, e.g. [{"name": "age", "type": "number", "minimum": 0}]'
@@ -260,6 +263,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "format",
         "runtime",
         "serving_runtime",
+        "twin_summary",
         "twin_report",
         "sha256",
         "size",
@@ -323,6 +327,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="ONNX twin")
+    def twin_summary(self, obj):
+        report = obj.twin_report or {}
+        return report.get("summary") or report.get("reason") or "No twin was tried."
 
     @admin.display(description="input schema")
     def pretty_schema(self, obj):

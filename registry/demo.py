@@ -1,8 +1,10 @@
-"""Two small demo models trained on scikit-learn's bundled datasets (nothing is downloaded).
+"""Small demo models trained on scikit-learn's bundled datasets (nothing is downloaded).
 
-`iris` is a classifier, `diabetes` a regressor. The specs carry what the registry needs to
-register them (schema, labels, example); `train`, `evaluate` and the exporters produce the
-artifacts. No Django here, so tests and scripts can use it without settings.
+`iris` is a classifier and `diabetes` a regressor (scikit-learn, as skops and ONNX versions);
+`breast-cancer-lightgbm` and `breast-cancer-xgboost` are gradient-boosted classifiers in their
+libraries' own formats. The specs carry what the registry needs to register them (schema,
+labels, example, formats); `train`, `evaluate` and `export` produce the artifacts. No Django
+here, so tests and scripts can use it without settings.
 """
 
 from collections.abc import Callable
@@ -12,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import skops.io
 from sklearn.base import BaseEstimator
-from sklearn.datasets import load_diabetes, load_iris
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import accuracy_score, mean_absolute_error, r2_score
 
@@ -29,6 +31,9 @@ class DemoModel:
     labels: list[str] | None
     input_example: dict[str, float]
     make_estimator: Callable[[], BaseEstimator]
+    dataset: str = ""  # the bundled dataset it is trained on; its name when empty
+    # The versions registered, in order; production goes on the last.
+    formats: tuple[str, ...] = ("skops", "onnx")
 
     @property
     def feature_names(self) -> list[str]:
@@ -90,15 +95,64 @@ DIABETES = DemoModel(
     make_estimator=LinearRegression,
 )
 
-DEMO_MODELS: dict[str, DemoModel] = {spec.name: spec for spec in (IRIS, DIABETES)}
 
-_LOADERS = {"iris": load_iris, "diabetes": load_diabetes}
+def _lightgbm_classifier():
+    from lightgbm import LGBMClassifier
+
+    # One thread and a fixed seed: the same model every time it is trained.
+    return LGBMClassifier(n_estimators=100, random_state=0, n_jobs=1, verbose=-1)
+
+
+def _xgboost_classifier():
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(n_estimators=100, max_depth=4, random_state=0, n_jobs=1)
+
+
+_BREAST_CANCER = load_breast_cancer()
+# scikit-learn's names ("mean radius") as feature names ("mean_radius").
+_BREAST_CANCER_FEATURES = [name.replace(" ", "_") for name in _BREAST_CANCER.feature_names]
+
+
+def _breast_cancer(library: str, make_estimator: Callable[[], BaseEstimator]) -> DemoModel:
+    return DemoModel(
+        name=f"breast-cancer-{library.lower()}",
+        title=f"Breast cancer diagnosis ({library})",
+        description=(
+            f"A {library} gradient-boosted classifier on scikit-learn's breast cancer data "
+            "(Wisconsin diagnostic): predicts whether a tumour is malignant or benign from 30 "
+            "measurements of its cell nuclei in a digitised image."
+        ),
+        task="classification",
+        # Every measurement is non-negative; the largest (worst area) is about 4,300.
+        input_schema=_numbers(_BREAST_CANCER_FEATURES, 0, 10_000),
+        labels=[str(name) for name in _BREAST_CANCER.target_names],
+        # The dataset's first row.
+        input_example=dict(
+            zip(_BREAST_CANCER_FEATURES, _BREAST_CANCER.data[0].tolist(), strict=True)
+        ),
+        make_estimator=make_estimator,
+        dataset="breast_cancer",
+        formats=(library.lower(),),
+    )
+
+
+BREAST_CANCER_LIGHTGBM = _breast_cancer("LightGBM", _lightgbm_classifier)
+BREAST_CANCER_XGBOOST = _breast_cancer("XGBoost", _xgboost_classifier)
+
+DEMO_MODELS: dict[str, DemoModel] = {
+    spec.name: spec for spec in (IRIS, DIABETES, BREAST_CANCER_LIGHTGBM, BREAST_CANCER_XGBOOST)
+}
+
+_LOADERS = {"iris": load_iris, "diabetes": load_diabetes, "breast_cancer": load_breast_cancer}
 
 
 def dataset(name: str) -> tuple[list[dict[str, float]], np.ndarray, np.ndarray]:
-    """The whole bundled dataset as API rows (keyed by the spec's feature names), X and y."""
-    X, y = _LOADERS[name](return_X_y=True)
-    names = DEMO_MODELS[name].feature_names
+    """The whole bundled dataset of a demo model as API rows (keyed by the spec's feature
+    names), X and y."""
+    spec = DEMO_MODELS[name]
+    X, y = _LOADERS[spec.dataset or spec.name](return_X_y=True)
+    names = spec.feature_names
     rows = [dict(zip(names, values, strict=True)) for values in X.tolist()]
     return rows, X, y
 
@@ -119,6 +173,23 @@ def evaluate(spec: DemoModel, estimator: BaseEstimator) -> dict[str, float]:
         "training_r2": round(float(r2_score(y, predicted)), 4),
         "training_mae": round(float(mean_absolute_error(y, predicted)), 4),
     }
+
+
+def export(fmt: str, spec: DemoModel, estimator: BaseEstimator, path: str | Path) -> None:
+    """Write the trained estimator as an artifact of the registry format `fmt`."""
+    if fmt == "skops":
+        skops.io.dump(estimator, path)
+    elif fmt == "onnx":
+        export_onnx(estimator, len(spec.input_schema), path)
+    elif fmt == "lightgbm":
+        estimator.booster_.save_model(path)
+    elif fmt == "xgboost":
+        # A copy that carries the feature names (the estimator was fitted on a bare matrix).
+        booster = estimator.get_booster().copy()
+        booster.feature_names = spec.feature_names
+        Path(path).write_bytes(bytes(booster.save_raw("json")))
+    else:
+        raise ValueError(f"no exporter for {fmt!r}")
 
 
 def export_skops(estimator: BaseEstimator, path: str | Path) -> None:

@@ -2,7 +2,8 @@
 
 `base` holds the Predictor interface and the outputs' shape; `formats` the table of formats, one
 module each (skops and joblib hold scikit-learn estimators, run by `sklearn`; onnx runs in
-onnxruntime); `sniffing` tells a file's real format from its content; `loading` loads a stored
+onnxruntime; lightgbm and xgboost run in their own libraries after `trees` checked their
+structure); `sniffing` tells a file's real format from its content; `loading` loads a stored
 artifact (`load_predictor`) and is the gate for uploads (`validate_artifact`: size, pickle
 policy, sha256, real format, safe load, then one run of the input example). Everything here is
 plain Python (no Django) so that RQ workers and tests can use it without settings.

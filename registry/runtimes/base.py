@@ -34,6 +34,27 @@ def describe(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def check_feature_count(count: int, input_schema: list[dict]) -> None:
+    """The model takes as many features as the version's schema lists."""
+    if count != len(input_schema):
+        raise ArtifactError(
+            f"the model takes {count} features but the schema has {len(input_schema)}",
+            code="schema_mismatch",
+        )
+
+
+def check_feature_names(names: Sequence[str] | None, input_schema: list[dict]) -> None:
+    """Feature names the model file carries are the schema's, in its order: a schema in another
+    order would silently feed the model the wrong columns. Files without names pass."""
+    expected = [feature["name"] for feature in input_schema]
+    if names is not None and list(names) != expected:
+        raise ArtifactError(
+            f"the model was fitted on the features {list(names)} in that order, "
+            f"but the schema lists {expected}",
+            code="schema_mismatch",
+        )
+
+
 def _class_key(value: Any) -> int | float | str:
     """A model class as a plain hashable value: 1, np.int64(1) and 1.0 are the same class."""
     if isinstance(value, bytes):

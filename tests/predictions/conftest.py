@@ -21,6 +21,7 @@ from tests.registry.conftest import (  # noqa: F401 - fixtures below
     IRIS,
     Artifacts,
     artifacts,  # noqa: F401
+    boosters,  # noqa: F401
 )
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

@@ -12,14 +12,6 @@ pytestmark = pytest.mark.django_db
 ADD_URL = "/admin/registry/modelversion/add/"
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
 def form(model, path, fmt, **overrides):
     data = {
         "model": model.pk,

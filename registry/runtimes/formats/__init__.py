@@ -4,9 +4,10 @@ files start and are recognised, how one loads into a `Predictor`, whether it is 
 how it converts to ONNX if it can; then its entry below (and a migration for the new choice)."""
 
 from registry.runtimes.base import Format
-from registry.runtimes.formats import joblib, onnx, skops
+from registry.runtimes.formats import joblib, lightgbm, onnx, skops, xgboost
 
 # In the order the API documents them.
 FORMATS: dict[str, Format] = {
-    entry.name: entry for entry in (skops.FORMAT, onnx.FORMAT, joblib.FORMAT)
+    entry.name: entry
+    for entry in (skops.FORMAT, onnx.FORMAT, lightgbm.FORMAT, xgboost.FORMAT, joblib.FORMAT)
 }
