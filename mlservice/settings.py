@@ -391,8 +391,8 @@ LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 
 # Email: notices to an address's owner (accounts). EMAIL_URL as django-environ reads it, e.g.
 # smtp+tls://user:password@smtp.example.com:587; development prints messages to the console.
-EMAIL_CONFIG = env.email_url(
-    "EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"
+EMAIL_CONFIG = environ.Env.email_url_config(
+    env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "smtp://localhost:25")
 )
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
 EMAIL_HOST = EMAIL_CONFIG.get("EMAIL_HOST", "")
@@ -427,3 +427,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+
+# --- Deployment --------------------------------------------------------------------------------
+# Probes answer before host validation (container healthchecks call them by address).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("mlservice.logs.RequestIdMiddleware") + 1, "mlservice.health.ProbeMiddleware"
+)
