@@ -3,6 +3,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from accounts import services
@@ -89,10 +90,8 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     serializer_class = SingleUseTokenRefreshSerializer
 
 
-class LogoutEverywhereView(GenericAPIView):
+class LogoutEverywhereView(APIView):
     """End every refresh token of the current user (all devices); access tokens expire soon."""
-
-    serializer_class = None
 
     @extend_schema(request=None, responses={204: OpenApiResponse(description="Logged out.")})
     def post(self, request):
