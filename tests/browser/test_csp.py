@@ -24,7 +24,7 @@ def violations(page):
 
 def test_swagger_ui_renders_every_operation_under_the_policy(page, live_server, violations):
     response = page.goto(f"{live_server.url}/api/docs/")
-    assert "script-src 'self' 'nonce-" in response.headers["content-security-policy"]
+    assert "script-src 'self';" in response.headers["content-security-policy"] + ";"
     expect(page.locator(".opblock-summary-path[data-path='/api/v1/auth/token/']")).to_be_visible()
     expect(page.locator(".opblock").first).to_be_visible()
     assert violations == []
@@ -35,9 +35,10 @@ def test_redoc_renders_the_api_under_the_policy(page, live_server, violations):
     assert "content-security-policy" in response.headers
     expect(page.locator("h1", has_text="mlservice API")).to_be_visible()
     expect(page.get_by_text("/api/v1/auth/token/").first).to_be_attached()
-    # ReDoc's "API docs by Redocly" badge loads its logo from a CDN: blocked on purpose (no
-    # third-party requests); nothing else may be.
-    assert [v for v in violations if "cdn.redoc.ly" not in v] == []
+    # ReDoc's page asks for Google Fonts and its badge for a logo on a CDN: blocked on purpose
+    # (no third-party requests from our pages); nothing else may be.
+    third_party = ("cdn.redoc.ly", "fonts.googleapis.com")
+    assert [v for v in violations if not any(host in v for host in third_party)] == []
 
 
 def test_admin_login_and_dashboard_work_under_the_policy(page, live_server, violations):
