@@ -25,7 +25,7 @@ docker/.env:
 
 # Each step skips itself when it has nothing to do (bin/prepare), so restarts are quick.
 migrate: $(STAMP) .env
-	@$(PY) bin/prepare --only database
+	@SEED_DEMO_MODELS=false $(PY) bin/prepare --only database
 
 seed: $(STAMP) .env
 	@SEED_DEMO_MODELS=true $(PY) bin/prepare --only database

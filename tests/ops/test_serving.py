@@ -92,7 +92,7 @@ def test_check_deploy_passes_after_make_run_wrote_its_env(project_copy):
 
 def banner_of(process: subprocess.Popen, log: Path, timeout: float) -> str:
     wait_until(
-        lambda: "mlservice is up" in log.read_text() or process.poll() is not None,
+        lambda: "Running as" in log.read_text() or process.poll() is not None,
         timeout, "make run printed no banner",
     )  # fmt: skip
     time.sleep(0.5)
