@@ -1,6 +1,6 @@
 from django.contrib.auth.models import AbstractUser
 from django.db import models, transaction
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 
@@ -15,7 +15,8 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
-        indexes = [models.Index(Lower("email"), name="accounts_user_email_ci")]
+        # iexact lookups compare UPPER(email) on PostgreSQL.
+        indexes = [models.Index(Upper("email"), name="accounts_user_email_ci")]
 
     def save(self, *args, **kwargs):
         # set_password() leaves the new raw password in _password until the row is saved; a

@@ -18,6 +18,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='user',
-            index=models.Index(django.db.models.functions.text.Lower('email'), name='accounts_user_email_ci'),
+            index=models.Index(django.db.models.functions.text.Upper('email'), name='accounts_user_email_ci'),
         ),
     ]
