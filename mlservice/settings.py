@@ -409,7 +409,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mlservice <noreply@l
 # inline styles, and ReDoc runs a blob: worker.
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "csp.middleware.CSPMiddleware",
+    "mlservice.csp.ContentSecurityPolicyMiddleware",
 )
 CONTENT_SECURITY_POLICY = {
     "EXCLUDE_URL_PREFIXES": ["/api/v1/", "/api/schema/", "/healthz", "/readyz", "/metrics"],
