@@ -17,7 +17,7 @@ from billing import limits as usage_limits
 from mlservice.errors import Conflict, PayloadTooLarge, ServiceError, error_response
 from mlservice.parsers import JSONParser
 from mlservice.renderers import JSONRenderer
-from predictions import csvio, selectors, services
+from predictions import actions, csvio, selectors, services, submit
 from predictions.models import Prediction, Status
 from predictions.serializers import (
     PredictionCreateSerializer,
@@ -119,7 +119,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
         except csvio.CSVError as exc:
             raise services.InvalidInput(str(exc), fields={"file": [str(exc)]}) from None
         upload.seek(0)
-        prediction, created = services.prediction_create(
+        prediction, created = submit.prediction_create(
             user=request.user,
             model_name=model_name,
             version_ref=version_ref,
@@ -128,8 +128,8 @@ class PredictionViewSet(viewsets.GenericViewSet):
             matrix=matrix,
             source=Prediction.Source.CSV,
             idempotency_key=key,
-            request_fingerprint=services.fingerprint(
-                f"{model_name}\n{version_ref}\n".encode() + services.file_digest(upload).encode()
+            request_fingerprint=submit.fingerprint(
+                f"{model_name}\n{version_ref}\n".encode() + submit.file_digest(upload).encode()
             )
             if key
             else "",
@@ -147,7 +147,7 @@ class PredictionViewSet(viewsets.GenericViewSet):
                 seconds = -1
             if not 0 <= seconds <= settings.PREDICTION_MAX_WAIT_SECONDS:
                 raise ValidationError({"wait": ["Use a number of seconds from 0 to 30."]})
-            prediction = services.prediction_wait(prediction=prediction, seconds=seconds)
+            prediction = actions.prediction_wait(prediction=prediction, seconds=seconds)
         return Response(PredictionSerializer(prediction).data)
 
     @extend_schema(parameters=FILTERS, responses=PredictionListSerializer(many=True))
@@ -158,14 +158,14 @@ class PredictionViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses={200: PredictionSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        prediction = services.prediction_cancel(prediction=self.get_object())
+        prediction = actions.prediction_cancel(prediction=self.get_object())
         return Response(PredictionSerializer(prediction).data)
 
     @extend_schema(request=None, responses={202: PredictionSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         usage_limits.check_rate(user=request.user)
-        prediction = services.prediction_retry(prediction=self.get_object(), user=request.user)
+        prediction = actions.prediction_retry(prediction=self.get_object(), user=request.user)
         return self._accepted(prediction, True)
 
     @extend_schema(
@@ -222,7 +222,7 @@ def _location(prediction: Prediction) -> str:
 
 def _create_from_json(user, key: str | None, body: dict) -> tuple[Prediction, bool]:
     """Submit a validated JSON body: {model, version, input} or {model, version, inputs}."""
-    return services.prediction_create(
+    return submit.prediction_create(
         user=user,
         model_name=body["model"],
         version_ref=body["version"],
@@ -231,7 +231,7 @@ def _create_from_json(user, key: str | None, body: dict) -> tuple[Prediction, bo
         idempotency_key=key,
         # Only compared between requests with the same key: not worth hashing without one
         # (a 10,000-row body took 26 ms to hash).
-        request_fingerprint=services.fingerprint(body) if key else "",
+        request_fingerprint=submit.fingerprint(body) if key else "",
     )
 
 

@@ -1,0 +1,170 @@
+"""Submitting a prediction: check its input, store it with its credits and usage, enqueue it."""
+
+import hashlib
+import json
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from billing import limits as usage_limits
+from billing import services as billing
+from mlservice import rawsql
+from mlservice.errors import Conflict, ServiceError
+from predictions import columns, queue, services
+from predictions.models import Prediction, PredictionChunk
+from registry.models import ModelVersion
+
+
+class TooManyRows(ServiceError):
+    default_code = "too_many_rows"
+
+
+class IdempotencyConflict(Conflict):
+    default_code = "idempotency_conflict"
+    default_detail = "This Idempotency-Key was already used with a different request body."
+
+
+def fingerprint(payload) -> str:
+    """A stable hash of what was asked, to tell a true resubmit from a reused key."""
+    if isinstance(payload, bytes):
+        return hashlib.sha256(payload).hexdigest()
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def file_digest(upload) -> str:
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for block in iter(lambda: upload.read(1024 * 1024), b""):
+        digest.update(block)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+def _existing(user, key: str, request_fingerprint: str) -> Prediction | None:
+    existing = Prediction.objects.filter(user=user, idempotency_key=key).first()
+    if existing is not None and existing.request_fingerprint != request_fingerprint:
+        raise IdempotencyConflict()
+    return existing
+
+
+def prediction_create(
+    *,
+    user,
+    model_name: str,
+    version_ref=None,
+    row: dict | None = None,
+    rows: list | None = None,
+    matrix: np.ndarray | None = None,
+    source: str = Prediction.Source.JSON,
+    idempotency_key: str | None = None,
+    request_fingerprint: str = "",
+    retry_of: Prediction | None = None,
+    version: ModelVersion | None = None,
+) -> tuple[Prediction, bool]:
+    """Validate and store a prediction, then enqueue it once the transaction commits.
+
+    A batch comes as `rows` (dicts, checked here) or as `matrix`, rows already checked
+    against the version's schema (`csvio.read_matrix`, a retry), features in schema order.
+    Returns (prediction, created). With an Idempotency-Key already used by this user for the
+    same request, returns the earlier prediction and created=False.
+    """
+    if idempotency_key:
+        existing = _existing(user, idempotency_key, request_fingerprint)
+        if existing is not None:
+            return existing, False
+    if version is None:
+        version = services.resolve_version_for(
+            user=user, model_name=model_name, version_ref=version_ref
+        )
+    batch = rows is not None or matrix is not None
+    if batch:
+        matrix = _checked_batch(rows, matrix, version, source)
+    else:
+        [row] = services.validate_rows([row], version, field="input", batch=False)
+    prediction = Prediction(
+        user=user,
+        model=version.model,
+        version=version,
+        requested_version=str(version_ref if version_ref not in (None, "") else "production")[:64],
+        is_batch=batch,
+        source=source,
+        row_count=len(matrix) if batch else 1,
+        input=None if batch else row,
+        idempotency_key=idempotency_key or None,
+        request_fingerprint=request_fingerprint,
+        retry_of=retry_of,
+    )
+    prediction.cost = version.price_per_row * prediction.row_count
+    try:
+        _store(prediction, matrix)
+    except IntegrityError:
+        if idempotency_key:  # a concurrent request with the same key won the race
+            existing = _existing(user, idempotency_key, request_fingerprint)
+            if existing is not None:
+                return existing, False
+        raise
+    return prediction, True
+
+
+def _checked_batch(rows, matrix, version: ModelVersion, source: str) -> np.ndarray:
+    """The batch's feature matrix, its size within the limit of its source."""
+    limit = (
+        settings.PREDICTION_CSV_MAX_ROWS
+        if source == Prediction.Source.CSV
+        else settings.PREDICTION_MAX_ROWS
+    )
+    count = len(rows) if matrix is None else len(matrix)
+    if not count:
+        raise services.InvalidInput(
+            "inputs must hold at least one row.",
+            fields={"inputs": ["At least one row is required."]},
+        )
+    if count > limit:
+        raise TooManyRows(f"{count:,} rows is more than the limit of {limit:,} per request.")
+    return services.validate_batch(rows, version) if matrix is None else matrix
+
+
+def _store(prediction: Prediction, matrix: np.ndarray | None) -> None:
+    """Insert the prediction (and a batch's chunks), reserve its credits and rows of the
+    daily quota, and enqueue it on commit. The quota is given back if anything fails."""
+    rows = prediction.row_count
+    quota = usage_limits.take_rows(user=prediction.user, rows=rows)  # 429 when over
+    try:
+        if prediction.is_batch or prediction.cost or connection.in_atomic_block:
+            with transaction.atomic():
+                rawsql.insert(prediction)  # the ORM's save() costs more than the INSERT here
+                if prediction.is_batch:
+                    _store_chunks(prediction, matrix)
+                # Last, so the account row stays locked only until the commit right after; a
+                # 402 here rolls the prediction back with it.
+                billing.reserve(
+                    user=prediction.user,
+                    prediction_id=prediction.pk,
+                    amount=prediction.cost,
+                    rows=rows,
+                )
+        else:
+            # A free single row is one INSERT, atomic on its own: no BEGIN/COMMIT round trips.
+            rawsql.insert(prediction)
+        timeout = prediction.version.timeout_seconds
+        transaction.on_commit(lambda: queue.enqueue(prediction.pk, timeout=timeout))
+    except Exception:
+        usage_limits.give_back_rows(quota, rows)
+        raise
+
+
+def _store_chunks(prediction: Prediction, matrix: np.ndarray) -> None:
+    size = settings.PREDICTION_CHUNK_ROWS
+    rawsql.insert_many(
+        [
+            PredictionChunk(
+                prediction=prediction,
+                seq=seq,
+                start=start,
+                input_matrix=columns.to_bytes(matrix[start : start + size]),
+            )
+            for seq, start in enumerate(range(0, len(matrix), size))
+        ]
+    )
