@@ -7,6 +7,7 @@ import joblib
 import pytest
 from django.conf import settings
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
@@ -140,3 +141,19 @@ def worker_subprocess(media_root: Path, *extra_env: tuple[str, str]) -> subproce
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def scrape(client, **extra) -> dict:
+    """GET /metrics -> {sample name: {frozenset(labels): value}}."""
+    response = client.get("/metrics", **extra)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain")
+    samples: dict = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[frozenset(sample.labels.items())] = sample.value
+    return samples
+
+
+def labels(**kw) -> frozenset:
+    return frozenset(kw.items())
