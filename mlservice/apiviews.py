@@ -1,10 +1,11 @@
 """DRF's request cycle without the work that can be done once.
 
 DRF builds a view's parsers, renderers, authenticators, permissions and content negotiator anew
-for every request, and parses media types to pick a parser and a renderer. None of those
-objects keeps per-request state, and most requests send exactly `application/json` and accept
-anything: `BuiltOnce` views build their policies once per view class, and `ContentNegotiation`
-answers the usual case without parsing (anything else is negotiated as DRF does).
+for every request, works out the methods it allows for the `Allow` header, and parses media
+types to pick a parser and a renderer. None of those objects keeps per-request state, and most
+requests send exactly `application/json` and accept anything: `BuiltOnce` views build their
+policies and their allowed methods once, and `ContentNegotiation` answers the usual case
+without parsing (anything else is negotiated as DRF does).
 """
 
 import functools
@@ -46,6 +47,11 @@ class BuiltOnce:
 
     content_negotiation_class = ContentNegotiation
 
+    @property
+    def allowed_methods(self):
+        # What a viewset answers depends only on its class and the route's action map.
+        return _allowed_methods(type(self), tuple(getattr(self, "action_map", None) or ()))
+
     def get_parsers(self):
         return _built(type(self), "parser_classes")
 
@@ -68,3 +74,12 @@ class BuiltOnce:
 @functools.cache
 def _negotiator(negotiation_class):
     return negotiation_class()
+
+
+@functools.cache
+def _allowed_methods(view_class, actions: tuple) -> list[str]:
+    return [
+        method.upper()
+        for method in view_class.http_method_names
+        if method in actions or hasattr(view_class, method)
+    ]

@@ -16,16 +16,23 @@ import contextlib
 import functools
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+
+def _connection():
+    # The connection itself: every attribute read through `django.db.connection` looks the
+    # connection up again in a context-local store, a cost paid per field here.
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @contextlib.contextmanager
 def cursor():
     """A server-side-binding psycopg cursor on Django's connection, inside its transaction."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+    db = _connection()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_no_broken_transaction()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as raw:
         yield raw
 
 
@@ -65,9 +72,10 @@ class Columns:
     def build(self, values):
         """The instance for this model's slice of a result row."""
         values = list(values[: self.width])
+        db = _connection()
         for index, column, converters in self._prepare():
             for convert in converters:
-                values[index] = convert(values[index], column, connection)
+                values[index] = convert(values[index], column, db)
         return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
 
 
@@ -82,9 +90,9 @@ def _insert_sql(model) -> tuple[str, tuple]:
 
 
 def _params(instance, fields) -> list:
+    db = _connection()
     return [
-        field.get_db_prep_save(field.pre_save(instance, True), connection=connection)
-        for field in fields
+        field.get_db_prep_save(field.pre_save(instance, True), connection=db) for field in fields
     ]
 
 

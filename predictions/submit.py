@@ -10,8 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from billing import limits as usage_limits
 from billing import services as billing
 from mlservice import rawsql
-from mlservice.errors import Conflict, ServiceError
-from predictions import columns, queue, services
+from mlservice.errors import Conflict, PayloadTooLarge, ServiceError
+from predictions import columns, csvio, queue, services
 from predictions.models import Prediction, PredictionChunk
 from registry.models import ModelVersion
 
@@ -106,6 +106,39 @@ def prediction_create(
                 return existing, False
         raise
     return prediction, True
+
+
+def prediction_create_from_csv(
+    *, user, model_name: str, version_ref, upload, idempotency_key: str | None = None
+) -> tuple[Prediction, bool]:
+    """A batch from an uploaded CSV file whose header row names the features."""
+    if upload.size > settings.PREDICTION_CSV_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"The CSV file is larger than {settings.PREDICTION_CSV_MAX_BYTES:,} bytes."
+        )
+    version = services.resolve_version_for(
+        user=user, model_name=model_name, version_ref=version_ref
+    )
+    limit, rows = settings.PREDICTION_CSV_MAX_ROWS, None
+    try:
+        matrix = csvio.read_matrix(upload, version, max_rows=limit)
+        if matrix is None:
+            rows = csvio.read_rows(upload, version, max_rows=limit)
+    except csvio.CSVError as exc:
+        raise services.InvalidInput(str(exc), fields={"file": [str(exc)]}) from None
+    upload.seek(0)
+    request = f"{model_name}\n{version_ref}\n".encode() + file_digest(upload).encode()
+    return prediction_create(
+        user=user,
+        model_name=model_name,
+        version_ref=version_ref,
+        version=version,
+        rows=rows,
+        matrix=matrix,
+        source=Prediction.Source.CSV,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint(request) if idempotency_key else "",
+    )
 
 
 def _checked_batch(rows, matrix, version: ModelVersion, source: str) -> np.ndarray:
