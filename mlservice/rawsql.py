@@ -1,7 +1,7 @@
 """Model instances from hand-written SQL, for the few statements on the prediction submit path.
 
-Building a queryset costs this machine about 0.3 ms per statement before PostgreSQL sees it
-(bench/profile_submit.py), more than the statement itself. `Columns` prepares the column list and
+Building a queryset costs more per statement than PostgreSQL takes to run these
+(bench/profile_submit.py). `Columns` prepares the column list and
 the field converters of a model once; `insert` writes a new instance the way `save()` would
 (defaults, `auto_now_add`, the same value preparation) from a statement built once per model.
 Everything else keeps using the ORM.
@@ -38,7 +38,7 @@ def cursor():
 
 def fetchone(sql: str, params, *, binary: bool = False) -> tuple | None:
     """The first row. `binary` asks PostgreSQL for its binary format: a bytea column then
-    arrives as is rather than hex-encoded (fetching 6.4 MB of batch matrices: 62 -> 11 ms)."""
+    arrives as is rather than hex-encoded, which matters for a batch's matrices."""
     with cursor() as raw:
         raw.execute(sql, params, binary=binary)
         return raw.fetchone()
@@ -106,9 +106,9 @@ def insert(instance) -> None:
 
 
 def insert_many(instances: list) -> None:
-    """INSERT new instances of one model in one pipelined round of statements. (Django 5.2's
-    bulk_create sends them as UNNEST arrays, whose text escaping of large JSON values cost a
-    100,000-row CSV upload half a second here.) Generated keys are not read back."""
+    """INSERT new instances of one model in one pipelined round of statements. (Django's
+    bulk_create sends them as UNNEST arrays, whose text escaping of large values is slow for
+    a batch's chunks.) Generated keys are not read back."""
     if not instances:
         return
     sql, fields = _insert_sql(type(instances[0]))

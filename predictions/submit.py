@@ -65,47 +65,55 @@ def prediction_create(
 ) -> tuple[Prediction, bool]:
     """Validate and store a prediction, then enqueue it once the transaction commits.
 
-    A batch comes as `rows` (dicts, checked here) or as `matrix`, rows already checked
-    against the version's schema (`csvio.read_matrix`, a retry), features in schema order.
-    Returns (prediction, created). With an Idempotency-Key already used by this user for the
-    same request, returns the earlier prediction and created=False.
-    """
-    if idempotency_key:
-        existing = _existing(user, idempotency_key, request_fingerprint)
-        if existing is not None:
-            return existing, False
+    A batch comes as `rows` (dicts, checked here) or as `matrix` (rows already checked, in
+    schema order: a CSV, a retry). Returns (prediction, created); an Idempotency-Key this user
+    already sent with the same request returns the earlier prediction, created=False."""
+    if idempotency_key and (existing := _existing(user, idempotency_key, request_fingerprint)):
+        return existing, False
     if version is None:
         version = services.resolve_version_for(
             user=user, model_name=model_name, version_ref=version_ref
         )
-    batch = rows is not None or matrix is not None
-    if batch:
-        matrix = _checked_batch(rows, matrix, version, source)
+    if rows is not None or matrix is not None:
+        matrix, row = _checked_batch(rows, matrix, version, source), None
     else:
         [row] = services.validate_rows([row], version, field="input", batch=False)
-    prediction = Prediction(
+    prediction = _new_prediction(
         user=user,
-        model=version.model,
         version=version,
-        requested_version=str(version_ref if version_ref not in (None, "") else "production")[:64],
-        is_batch=batch,
+        version_ref=version_ref,
         source=source,
-        row_count=len(matrix) if batch else 1,
-        input=None if batch else row,
+        row=row,
+        matrix=matrix,
         idempotency_key=idempotency_key or None,
         request_fingerprint=request_fingerprint,
         retry_of=retry_of,
     )
-    prediction.cost = version.price_per_row * prediction.row_count
     try:
         _store(prediction, matrix)
     except IntegrityError:
-        if idempotency_key:  # a concurrent request with the same key won the race
-            existing = _existing(user, idempotency_key, request_fingerprint)
-            if existing is not None:
-                return existing, False
+        # A concurrent request with the same Idempotency-Key won the race: answer as it.
+        existing = idempotency_key and _existing(user, idempotency_key, request_fingerprint)
+        if existing:
+            return existing, False
         raise
     return prediction, True
+
+
+def _new_prediction(*, user, version, version_ref, source, row, matrix, **fields) -> Prediction:
+    row_count = 1 if matrix is None else len(matrix)
+    return Prediction(
+        user=user,
+        model=version.model,
+        version=version,
+        requested_version=str(version_ref if version_ref not in (None, "") else "production")[:64],
+        is_batch=matrix is not None,
+        source=source,
+        row_count=row_count,
+        cost=version.price_per_row * row_count,
+        input=row,
+        **fields,
+    )
 
 
 def prediction_create_from_csv(

@@ -43,6 +43,7 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
     """Submit predictions, read them (optionally waiting), list history, cancel and retry."""
 
     serializer_class = PredictionSerializer
+    queryset = Prediction.objects.none()  # for the OpenAPI schema; requests use get_queryset()
     authentication_classes = [JWTAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser]
