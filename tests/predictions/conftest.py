@@ -28,10 +28,6 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 VIRGINICA = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 XY_SCHEMA = [{"name": "x", "type": "number"}, {"name": "y", "type": "number"}]
 
-# Tests that run prediction jobs need committed rows: enqueueing happens on commit, and a
-# worker subprocess reads the database through its own connection.
-pytestmark = pytest.mark.django_db(transaction=True)
-
 
 @pytest.fixture(autouse=True)
 def media_root(tmp_path, settings):
