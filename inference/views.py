@@ -13,9 +13,9 @@ from rest_framework.views import APIView
 
 from billing.authentication import UsageLimitsJWTAuthentication
 from inference import services
+from inference.parsers import V2Parser
 from mlservice import errors, health
 from mlservice.apiviews import BuiltOnce
-from mlservice.parsers import JSONParser
 from mlservice.renderers import JSONRenderer
 
 
@@ -42,7 +42,7 @@ def exception_handler(exc, context):
 class V2View(BuiltOnce, APIView):
     authentication_classes = [UsageLimitsJWTAuthentication]
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser]
+    parser_classes = [V2Parser]
     renderer_classes = [JSONRenderer]
     throttle_classes = []  # infer calls are limited by billing.limits, as submits are
     schema = None  # V2 is its own published protocol, not part of /api/schema/
