@@ -10,7 +10,7 @@ from rest_framework import status
 
 from billing import limits as usage_limits
 from inference import tensors
-from mlservice.errors import ServiceError
+from mlservice.errors import Conflict, ServiceError
 from predictions import actions, columns, submit
 from predictions.models import Prediction, Status
 from registry.models import ModelVersion, Task
@@ -103,6 +103,8 @@ def _results(prediction: Prediction) -> np.ndarray:
             f"{where['prediction_url']}.",
             extra=where,
         )
+    if prediction.status == Status.CANCELLED:
+        raise Conflict(f"Prediction {prediction.pk} was cancelled.", extra=where)
     if prediction.status != Status.SUCCEEDED:
         reason = (prediction.error or {}).get("message") or prediction.status
         message = f"Prediction {prediction.pk} {prediction.status}: {reason}"
