@@ -5,9 +5,11 @@ import struct
 
 import numpy as np
 import orjson
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
+from mlservice.errors import PayloadTooLarge
 from mlservice.parsers import JSONParser
 
 HEADER_LENGTH = "HTTP_INFERENCE_HEADER_CONTENT_LENGTH"
@@ -24,7 +26,10 @@ class V2Parser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")
-        length = request.META.get(HEADER_LENGTH) if request is not None else None
+        meta = request.META if request is not None else {}
+        if _declared_length(meta) > settings.MAX_REQUEST_BYTES:
+            raise PayloadTooLarge()  # as /api/ refuses it, before a byte is read
+        length = meta.get(HEADER_LENGTH)
         if length is None:
             return JSONParser().parse(stream, "application/json", parser_context)
         body = stream.read() if stream is not None else b""
@@ -37,6 +42,13 @@ class V2Parser(BaseParser):
             raise ParseError("Inference-Header-Content-Length does not frame a JSON header.")
         _attach_binary(head, memoryview(body)[size:])
         return head
+
+
+def _declared_length(meta) -> int:
+    try:
+        return int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # Django treats a malformed length as no body
 
 
 def _attach_binary(head, data: memoryview) -> None:

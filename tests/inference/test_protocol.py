@@ -152,3 +152,12 @@ def test_an_infer_call_is_charged_and_refused_as_a_submit_is(iris, alice_client,
     assert body["price"] == "60.0000"
     assert "60.0000" in body["error"]
     assert alice_client.get("/api/v1/predictions/").json()["count"] == 1
+
+
+def test_a_body_over_the_size_limit_is_413_in_v2_shape(iris, alice_client, settings):
+    settings.MAX_REQUEST_BYTES = 100
+
+    response = infer(alice_client, {"inputs": [matrix(*[SETOSA_ROW] * 20)]})
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "The request body is too large."}
