@@ -61,8 +61,6 @@ def _excerpt(response) -> str:
 
 def _failure(exc: HTTPError, target: addresses.Target) -> str:
     where = target.host_header
-    if isinstance(exc, ConnectTimeoutError):
-        return f"No connection to {where} within {settings.WEBHOOKS_CONNECT_TIMEOUT_SECONDS} s."
     if isinstance(exc, ReadTimeoutError):
         return f"No answer from {where} within {settings.WEBHOOKS_READ_TIMEOUT_SECONDS} s."
     if isinstance(exc, SSLError):
@@ -70,6 +68,8 @@ def _failure(exc: HTTPError, target: addresses.Target) -> str:
     if isinstance(exc, NewConnectionError):
         cause = exc.__cause__ or exc
         return f"Could not connect to {where}: {getattr(cause, 'strerror', None) or cause}."
+    if isinstance(exc, ConnectTimeoutError):  # after NewConnectionError, its subclass
+        return f"No connection to {where} within {settings.WEBHOOKS_CONNECT_TIMEOUT_SECONDS} s."
     if isinstance(exc, ProtocolError):
         return f"The connection to {where} broke: {exc.args[0] if exc.args else exc}."
     return f"The request to {where} failed: {exc}"
