@@ -55,10 +55,10 @@ def refusal(ip: IPAddress) -> str | None:
     kinds = (
         ("is_loopback", "a loopback address"),
         ("is_link_local", "a link-local address (where cloud metadata services answer)"),
-        ("is_private", "a private address"),
-        ("is_multicast", "a multicast address"),
         ("is_unspecified", "an unspecified address"),
+        ("is_multicast", "a multicast address"),
         ("is_reserved", "a reserved address"),
+        ("is_private", "a private address"),
     )
     for attribute, kind in kinds:
         if getattr(ip, attribute):
