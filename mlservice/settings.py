@@ -245,6 +245,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Both predictions and webhook deliveries have a `status`; each gets its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "predictions.models.Status",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # --- Background jobs (django-rq) ---------------------------------------------------------------
