@@ -2,16 +2,20 @@
 
 import logging
 
+from django.db import transaction
+
 from webhooks import services
 
 logger = logging.getLogger(__name__)
 
 
 def on_prediction_finished(sender, *, prediction_ids, status, **kwargs) -> None:
+    # Inside the finish's transaction, in a savepoint: a failure here rolls back only what
+    # webhooks wrote, never the finish itself.
     try:
-        services.deliveries_create_for_finished(prediction_ids=prediction_ids, status=status)
+        with transaction.atomic():
+            services.deliveries_create_for_finished(prediction_ids=prediction_ids, status=status)
     except Exception:
-        # Never undo a prediction's finish over a webhook: only the savepoint rolled back.
         logger.exception("Could not record webhook deliveries for %s", list(prediction_ids)[:10])
 
 

@@ -122,33 +122,31 @@ def endpoint_send_test(*, endpoint: Endpoint) -> Delivery:
 
 def deliveries_create_for_finished(*, prediction_ids: list, status: str) -> list[Delivery]:
     """One delivery for every active endpoint of the predictions' owners that subscribes to
-    this finish. Runs inside the transaction of the transition (so an event is recorded exactly
-    when the finish commits), in a savepoint of its own; the first attempts are enqueued once
-    it commits."""
+    this finish. Called inside the transaction of the transition, so an event is recorded
+    exactly when the finish commits; the first attempts are enqueued once it has."""
     event = EVENT_OF_STATUS.get(status)
     if event is None or not prediction_ids:
         return []
     now = timezone.now()
-    with transaction.atomic():
-        pairs = Prediction.objects.filter(
-            pk__in=prediction_ids,
-            user__webhook_endpoints__active=True,
-            user__webhook_endpoints__events__contains=[event],
-        ).values_list("pk", "user__webhook_endpoints__pk")
-        deliveries = [
-            Delivery(
-                endpoint_id=endpoint_id,
-                event=event,
-                prediction_id=prediction_id,
-                created_at=now,
-                next_attempt_at=now,
-                retry_until=now + retry_for(),
-            )
-            for prediction_id, endpoint_id in pairs
-        ]
-        if deliveries:
-            Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-            transaction.on_commit(lambda: queue.enqueue(deliveries))
+    pairs = Prediction.objects.filter(
+        pk__in=prediction_ids,
+        user__webhook_endpoints__active=True,
+        user__webhook_endpoints__events__contains=[event],
+    ).values_list("pk", "user__webhook_endpoints__pk")
+    deliveries = [
+        Delivery(
+            endpoint_id=endpoint_id,
+            event=event,
+            prediction_id=prediction_id,
+            created_at=now,
+            next_attempt_at=now,
+            retry_until=now + retry_for(),
+        )
+        for prediction_id, endpoint_id in pairs
+    ]
+    if deliveries:
+        Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        transaction.on_commit(lambda: queue.enqueue(deliveries))
     return deliveries
 
 

@@ -12,6 +12,12 @@ from mlservice.redis import redis_connection
 from predictions.worker import PredictionWorker
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from tests.predictions.conftest import (  # noqa: F401 - fixtures
+    artifacts,
+    exploding,
+    iris,
+    media_root,
+)
 from webhooks import queue as webhook_queue
 from webhooks import services
 
