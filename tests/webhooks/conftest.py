@@ -1,5 +1,9 @@
 """A real HTTP receiver on a loopback port, and helpers to run webhook jobs."""
 
+import contextlib
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -87,17 +91,48 @@ def _handler(receiver: Receiver):
     return Handler
 
 
-@pytest.fixture
-def receiver():
+@contextlib.contextmanager
+def serving(tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"):
     state = Receiver()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/mlservice?source=test"
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls else "http"
+    state.url = f"{scheme}://{host}:{server.server_address[1]}/hooks/mlservice?source=test"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    with serving() as state:
+        yield state
+
+
+@pytest.fixture
+def certificate(tmp_path):
+    """A self-signed certificate for the name `localhost`, trusted by this process's TLS
+    clients (OpenSSL reads SSL_CERT_FILE when a client loads its default trust store)."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSL_CERT_FILE", str(cert))
+        yield context
 
 
 @pytest.fixture(autouse=True)

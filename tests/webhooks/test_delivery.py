@@ -7,7 +7,13 @@ import pytest
 from django.utils import timezone
 
 from mlservice.redis import redis_connection
-from tests.webhooks.conftest import deliver_until_settled, deliveries, run_jobs
+from tests.webhooks.conftest import (
+    deliver_until_settled,
+    deliveries,
+    register,
+    run_jobs,
+    serving,
+)
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
@@ -205,3 +211,26 @@ def test_an_attempt_whose_worker_died_is_retried_after_its_lease(
     assert first.duration_ms is None and first.response_status is None  # no outcome recorded
     assert second.response_status == 200
     assert len(receiver.successes) == 1
+
+
+def test_https_is_verified_against_the_name_while_connecting_to_the_checked_address(
+    owner_client, certificate, fast_retries
+):
+    with serving(tls=certificate, host="localhost") as tls_receiver:
+        created = register(owner_client, tls_receiver.url).json()
+        tls_receiver.secret = created["secret"]
+        send_test(owner_client, created)
+        run_jobs()
+    (request,) = tls_receiver.received
+    assert request.verified["type"] == "webhook.test"
+    assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_a_certificate_for_another_name_fails_the_attempt(owner_client, certificate, fast_retries):
+    with serving(tls=certificate, host="127.0.0.1") as tls_receiver:  # the cert says localhost
+        created = register(owner_client, tls_receiver.url).json()
+        send_test(owner_client, created)
+        run_jobs()
+    assert tls_receiver.received == []
+    attempt = Delivery.objects.get().attempts.get()
+    assert attempt.error.startswith("TLS with 127.0.0.1:") and attempt.response_status is None
