@@ -225,26 +225,30 @@ def backoff(attempt_number: int) -> timedelta:
 
 @transaction.atomic
 def _record(delivery: Delivery, attempt: DeliveryAttempt, outcome: sender.Outcome) -> None:
-    attempt.duration_ms = outcome.duration_ms
-    attempt.response_status = outcome.response_status
-    attempt.response_excerpt = outcome.response_excerpt
-    attempt.error = outcome.error
-    attempt.save()
+    # By statement: the endpoint (and with it this attempt) may have been deleted meanwhile.
+    DeliveryAttempt.objects.filter(pk=attempt.pk).update(
+        duration_ms=outcome.duration_ms,
+        response_status=outcome.response_status,
+        response_excerpt=outcome.response_excerpt,
+        error=outcome.error,
+    )
     endpoint = delivery.endpoint
     if outcome.succeeded:
-        delivery.mark_succeeded()
-        endpoint.note_success()
+        if delivery.mark_succeeded():
+            endpoint.note_success()
         return
     now = timezone.now()
     if outcome.refused:
-        delivery.mark_failed(outcome.error)
+        recorded = delivery.mark_failed(outcome.error)
     elif now >= delivery.retry_until:
-        delivery.mark_failed(
+        recorded = delivery.mark_failed(
             f"Gave up after {delivery.attempt_count} attempts. Last: {outcome.error}"
         )
     else:
         next_at = min(now + backoff(attempt.number), delivery.retry_until)
-        delivery.schedule_retry(next_at, outcome.error)
+        recorded = delivery.schedule_retry(next_at, outcome.error)
+    if not recorded:
+        return  # deleted, or redelivered meanwhile: this outcome no longer decides anything
     failing_since = endpoint.note_failure(now)
     if now - failing_since >= retry_for():
         endpoint.disable(

@@ -6,10 +6,12 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.db import connections
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from mlservice.redis import redis_connection
@@ -47,6 +49,8 @@ class Receiver:
     extra_headers: dict = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
+    # Run (in the server's thread, with its own database connection) before answering.
+    during: Callable[[], None] | None = None
     url: str = ""
 
     def verify(self, headers: dict, body: bytes):
@@ -74,6 +78,11 @@ def _handler(receiver: Receiver):
             record = Received(headers, body, None, receiver.verify(headers, body))
             receiver.received.append(record)
             receiver.arrived.set()
+            if receiver.during:
+                try:
+                    receiver.during()
+                finally:
+                    connections.close_all()
             if answer == "hang":
                 time.sleep(receiver.hang_seconds)
                 return

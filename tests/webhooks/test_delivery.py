@@ -14,6 +14,7 @@ from tests.webhooks.conftest import (
     run_jobs,
     serving,
 )
+from webhooks import queue as webhook_queue
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
@@ -234,3 +235,16 @@ def test_a_certificate_for_another_name_fails_the_attempt(owner_client, certific
     assert tls_receiver.received == []
     attempt = Delivery.objects.get().attempts.get()
     assert attempt.error.startswith("TLS with 127.0.0.1:") and attempt.response_status is None
+
+
+def test_an_endpoint_deleted_during_an_attempt_leaves_nothing_behind(
+    owner_client, endpoint, receiver, fast_retries
+):
+    receiver.script = [500]
+    receiver.during = lambda: owner_client.delete(f"/api/v1/webhooks/{endpoint['id']}/")
+    send_test(owner_client, endpoint)
+    run_jobs()
+    assert len(receiver.received) == 1
+    assert not Endpoint.objects.exists() and not Delivery.objects.exists()
+    assert not services.deliveries_sweep()
+    assert webhook_queue.get_queue().failed_job_registry.count == 0  # the job did not crash
