@@ -58,7 +58,7 @@ def test_a_failed_prediction_goes_to_endpoints_that_subscribe_to_failures_only(
     failures = register(owner_client, receiver.url, events=["prediction.failed"]).json()
     register(owner_client, receiver.url, events=["prediction.succeeded"])
     receiver.secret = failures["secret"]
-    prediction = submit(owner_client, {"model": "exploding", "input": {"x": 1, "y": 2}}).json()
+    prediction = submit(owner_client, {"model": "exploding", "input": {"x": 1000, "y": 2}}).json()
     run_worker()
     deliver_until_settled()
     (request,) = receiver.received
