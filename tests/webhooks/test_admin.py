@@ -8,14 +8,6 @@ from webhooks.models import Delivery, DeliveryStatus, Endpoint
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
 def test_staff_send_a_test_event_and_redeliver_it_from_the_admin(
     admin_client, endpoint, receiver, fast_retries
 ):
