@@ -220,6 +220,13 @@ def delivery_attempt(*, delivery_id) -> DeliveryAttempt | None:
     delivery, attempt = claimed
     outcome = sender.post(delivery.endpoint.url, body.encode(), _signature_headers(delivery, body))
     _record(delivery, attempt, outcome)
+    logger.info(
+        "Webhook %s attempt %d: %s in %d ms",
+        delivery.pk,
+        attempt.number,
+        outcome.response_status or outcome.error,
+        outcome.duration_ms,
+    )
     return attempt
 
 
