@@ -9,13 +9,12 @@ from django.conf import settings
 from rq import Queue
 
 from mlservice.redis import redis_connection
+from predictions.queue import FAILURE_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
 QUEUE_NAME = "default"
 JOB_FUNC = "webhooks.jobs.send_delivery"
-# RQ keeps a failed job this long for operators to inspect; the delivery row holds the outcome.
-FAILURE_TTL_SECONDS = 86_400
 
 
 @functools.cache
