@@ -1,8 +1,6 @@
 """Predictions that finish are sent to their owner's endpoints: the prediction as the API shows
 it, once per event, recorded in the same transaction as the finish."""
 
-import logging
-
 import pytest
 from django.db import connection, transaction
 
@@ -103,16 +101,14 @@ def test_an_event_is_recorded_only_if_the_finish_commits(owner_client, endpoint,
     assert not Delivery.objects.exists()
 
 
-def test_a_failure_in_webhooks_never_undoes_a_finish(
-    owner_client, endpoint, iris, monkeypatch, caplog
-):
+def test_a_failure_in_webhooks_never_undoes_a_finish(owner_client, endpoint, iris, monkeypatch):
     def broken(**kwargs):
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1 / 0")  # a database error inside the finish's transaction
 
     monkeypatch.setattr(services, "deliveries_create_for_finished", broken)
     prediction_id = submit(owner_client, {"model": "iris", "input": SETOSA}).json()["id"]
-    with caplog.at_level(logging.ERROR, logger="webhooks.receivers"):
-        run_worker()
-    assert Prediction.objects.get(pk=prediction_id).status == Status.SUCCEEDED
-    assert "Could not record webhook deliveries" in caplog.text
+    run_worker()
+    shown = owner_client.get(f"/api/v1/predictions/{prediction_id}/").json()
+    assert shown["status"] == "succeeded" and shown["output"]["label"] == "setosa"
+    assert not Delivery.objects.exists()  # logged (webhooks.receivers), not sent
