@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "predictions",
     "billing",
     "inference",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -245,6 +246,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Both predictions and webhook deliveries have a `status`; each gets its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "predictions.models.Status",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # --- Background jobs (django-rq) ---------------------------------------------------------------
@@ -434,3 +440,21 @@ CONTENT_SECURITY_POLICY = {
 MIDDLEWARE.insert(
     MIDDLEWARE.index("mlservice.logs.RequestIdMiddleware") + 1, "mlservice.health.ProbeMiddleware"
 )
+
+# --- Webhooks ----------------------------------------------------------------------------------
+# Completion webhooks: how long one attempt may take (connect, then each read), how long a
+# delivery is retried (an endpoint failing that long is disabled), and the backoff between
+# attempts (base x 2^(attempt-1), capped). Retries are picked up by the workers' periodic pass.
+WEBHOOKS_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOKS_CONNECT_TIMEOUT_SECONDS", default=3.0)
+WEBHOOKS_READ_TIMEOUT_SECONDS = env.float("WEBHOOKS_READ_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_RETRY_FOR_SECONDS = env.int("WEBHOOKS_RETRY_FOR_SECONDS", default=86400)
+WEBHOOKS_BACKOFF_BASE_SECONDS = env.float("WEBHOOKS_BACKOFF_BASE_SECONDS", default=30.0)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=3 * 3600.0)
+# An attempt whose worker died is tried again once its timeouts plus this much have passed.
+WEBHOOKS_LEASE_GRACE_SECONDS = env.float("WEBHOOKS_LEASE_GRACE_SECONDS", default=30.0)
+# Only this much of a receiver's answer is kept, for the owner to read.
+WEBHOOKS_RESPONSE_EXCERPT_CHARS = env.int("WEBHOOKS_RESPONSE_EXCERPT_CHARS", default=500)
+# Loopback, private, link-local and metadata addresses are refused unless this is on
+# (development against a local receiver; tests).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_MAX_ENDPOINTS_PER_USER = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_USER", default=20)

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("registry.urls")),
     path("", include("predictions.urls")),
     path("billing/", include("billing.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [
