@@ -73,10 +73,19 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
             "application/json": PredictionCreateSerializer,
             "multipart/form-data": PredictionCSVSerializer,
         },
-        responses={202: PredictionSerializer, 200: PredictionSerializer},
+        responses={
+            202: OpenApiResponse(
+                PredictionSerializer, description="Stored and queued: a new prediction."
+            ),
+            200: OpenApiResponse(
+                PredictionSerializer,
+                description="An Idempotency-Key already used with this body: the first "
+                "prediction, as it is now.",
+            ),
+        },
         description="JSON: one row (`input`) or many (`inputs`). Multipart: a CSV `file` whose "
-        "header names the features. Answers 202 with the stored prediction; it "
-        "runs asynchronously (poll its Location, or GET it with `?wait=`).",
+        "header names the features. A new prediction answers 202 and runs asynchronously "
+        "(poll its Location, or GET it with `?wait=`); a repeated Idempotency-Key answers 200.",
     )
     def create(self, request):
         user = request.user
@@ -137,13 +146,7 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
-        responses={
-            200: OpenApiResponse(
-                description="The batch's inputs and outputs as CSV, or "
-                "`{id, model, version, row_count, outputs}`"
-                " as JSON."
-            )
-        },
+        responses={200: OpenApiResponse(description="CSV or JSON (see the content types).")},
     )
     @action(detail=True, methods=["get"])
     def result(self, request, pk=None):
