@@ -102,6 +102,7 @@ ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state (a duplicate, an Idempotency-Key reused with another "
     "body, a prediction not in a state for this).",
     413: "The request body is too large.",
+    415: "A body in a content type the operation does not accept.",
     429: "Too many requests; retry after `retry_after` seconds (also the Retry-After header).",
 }
 
@@ -202,8 +203,35 @@ COMPONENTS = {
             "type": {"type": "string"},
             "minimum": {"type": "number"},
             "maximum": {"type": "number"},
-            "enum": {"type": "array", "items": {}},
+            "enum": {"type": "array", "items": FEATURE_VALUE},
             "description": {"type": "string"},
+        },
+    },
+    "Feature": {
+        "type": "object",
+        "required": ["name", "type"],
+        "description": "One input feature of a version, in the order rows are read.",
+        "properties": {
+            "name": {"type": "string"},
+            "type": {"type": "string", "enum": ["number", "integer", "boolean"]},
+            "minimum": {"type": "number"},
+            "maximum": {"type": "number"},
+            "enum": {"type": "array", "items": FEATURE_VALUE},
+            "description": {"type": "string"},
+        },
+    },
+    "TwinReport": {
+        "type": "object",
+        "description": "Whether an ONNX twin serves the version, and why; empty when none was "
+        "tried.",
+        "properties": {
+            "kept": {"type": "boolean"},
+            "summary": {"type": "string"},
+            "reason": {"type": "string"},
+            "rows_compared": {"type": "integer"},
+            "label_mismatches": {"type": "integer"},
+            "max_probability_diff": {"type": "number"},
+            "max_relative_diff": {"type": "number"},
         },
     },
     "TokenPair": {
@@ -239,6 +267,13 @@ PREDICTION_OUTPUT = {
     "to show inline (else null: download them from `result_url`); null until it succeeds.",
 }
 
+METRICS = {
+    "type": "object",
+    "additionalProperties": {},
+    "readOnly": True,
+    "description": "Evaluation figures as uploaded.",
+}
+
 # (component, property) -> schema, for properties the views fill with plain JSON.
 TYPED_PROPERTIES = {
     ("Prediction", "input"): {**_nullable("FeatureRow"), "readOnly": True},
@@ -254,20 +289,39 @@ TYPED_PROPERTIES = {
     ("PredictionList", "input"): {**_nullable("FeatureRow"), "readOnly": True},
     ("PredictionList", "output"): PREDICTION_OUTPUT,
     ("PredictionList", "error"): {**_nullable("PredictionError"), "readOnly": True},
-    ("PredictionCreateRequest", "input"): {**_ref("FeatureRow"), "description": "One row."},
+    ("PredictionCreateRequest", "input"): {
+        "allOf": [_ref("FeatureRow")],
+        "description": "One row.",
+    },
     ("PredictionCreateRequest", "inputs"): {
         "type": "array",
         "items": _ref("FeatureRow"),
         "description": "Many rows, in order.",
     },
     ("InputSchema", "json_schema"): _ref("FeatureJsonSchema"),
+    ("Version", "input_schema"): {
+        "type": "array",
+        "items": _ref("Feature"),
+        "readOnly": True,
+        "description": "Ordered features: name, type, bounds/enum.",
+    },
+    ("Version", "input_example"): {"allOf": [_ref("FeatureRow")], "readOnly": True},
+    ("Version", "labels"): {
+        "type": "array",
+        "items": {"type": "string"},
+        "nullable": True,
+        "readOnly": True,
+        "description": "A classifier's class labels in output order.",
+    },
+    ("Version", "twin_report"): {"allOf": [_ref("TwinReport")], "readOnly": True},
+    ("Version", "metrics"): METRICS,
+    ("VersionSummary", "metrics"): METRICS,
     ("InputSchema", "example"): _ref("FeatureRow"),
 }
 
 _JSON_TEXT = "JSON text (a multipart field is a string): "
 UPLOAD_JSON_FIELDS = {
-    "input_schema": "a list of features, e.g. "
-    '`[{"name": "x", "type": "number", "minimum": 0}]`.',
+    "input_schema": 'a list of features, e.g. `[{"name": "x", "type": "number", "minimum": 0}]`.',
     "input_example": 'one valid row, e.g. `{"x": 1.5}`.',
     "labels": 'a classifier\'s class labels in output order, e.g. `["a", "b"]`.',
     "metrics": 'an object of evaluation figures, e.g. `{"accuracy": 0.97}`.',
@@ -293,7 +347,7 @@ STREAMED = {
                 "text/csv": {"schema": {"type": "string"}},
             },
         }
-    }
+    },
 }
 
 
@@ -376,7 +430,7 @@ def _error_statuses(path: str, method: str, operation: dict) -> list[int]:
     if "requestBody" in operation or has_query:
         codes.add(400)
     if "requestBody" in operation:
-        codes.add(413)
+        codes.update((413, 415))
     security = operation.get("security")
     if security and {} not in security:
         codes.add(401)

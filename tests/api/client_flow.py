@@ -39,11 +39,7 @@ from mlservice_api_client.models import (  # noqa: E402
 from mlservice_api_client.types import File  # noqa: E402
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-CSV = (
-    "sepal_length,sepal_width,petal_length,petal_width\n"
-    "5.1,3.5,1.4,0.2\n"
-    "6.7,3.0,5.2,2.3\n"
-)
+CSV = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n"
 
 anonymous = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
 username, password = f"gen-{uuid.uuid4().hex[:8]}", "a-long-enough-passphrase-42"
@@ -91,7 +87,9 @@ result = predictions_result.sync(batch.id, client=user, format_=PredictionsResul
 assert isinstance(result, BatchResult), result
 assert [row.label for row in result.outputs] == ["setosa", "virginica"]
 csv_text = user.get_httpx_client().get(f"/api/v1/predictions/{batch.id}/result/?format=csv").text
-assert csv_text.splitlines()[0].startswith("sepal_length,sepal_width,petal_length,petal_width,label")
+assert csv_text.splitlines()[0].startswith(
+    "sepal_length,sepal_width,petal_length,petal_width,label"
+)
 
 history = predictions_list.sync(
     client=user, model="iris", status=[PredictionsListStatusItem.SUCCEEDED]
