@@ -31,10 +31,10 @@ class AutoSchema(SpectacularAutoSchema):
 
 
 def resource_of(path: str) -> str:
-    """The tag of a path: the first segment after /api/v1/ (auth, users, models, ...)."""
-    if not path.startswith(API_V1):
-        return "ops"
-    return path[len(API_V1) :].split("/", 1)[0] or "ops"
+    """The tag of a path: the first segment after /api/v1/ (auth, users, models, ...), or of
+    the path itself outside it."""
+    rest = path[len(API_V1) :] if path.startswith(API_V1) else path.lstrip("/")
+    return rest.split("/", 1)[0] or "ops"
 
 
 # drf-spectacular's id (without the `v1_` prefix) -> (operation id, summary).
@@ -364,8 +364,9 @@ def postprocess(result, generator, request, public):
                 _finish_operation(path, method, operation)
         paths[path] = operations
     result["paths"] = paths
-    result["tags"] = [
-        {"name": tag, "description": description} for tag, description in TAGS.items()
+    used = {tag for ops in paths.values() for op in ops.values() for tag in op.get("tags", [])}
+    result["tags"] = [{"name": tag, "description": text} for tag, text in TAGS.items()] + [
+        {"name": tag} for tag in sorted(used - TAGS.keys())
     ]
     return result
 

@@ -112,7 +112,11 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
             prediction, created = _create_from_json(user, key, data.validated_data)
         return self._accepted(prediction, created)
 
-    @extend_schema(parameters=[WAIT])
+    @extend_schema(
+        parameters=[WAIT],
+        description="With `?wait=N` the answer waits up to N seconds for the prediction to "
+        "finish, then shows it as it is then.",
+    )
     def retrieve(self, request, pk=None):
         prediction = self.get_object()
         wait = request.query_params.get("wait")
@@ -126,7 +130,11 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
             prediction = actions.prediction_wait(prediction=prediction, seconds=seconds)
         return Response(PredictionSerializer(prediction).data)
 
-    @extend_schema(responses=PredictionListSerializer(many=True))
+    @extend_schema(
+        responses=PredictionListSerializer(many=True),
+        description="Filter by model, version, status (one or more, comma-separated) and "
+        "creation time; a batch's rows are left out (read them on the prediction).",
+    )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(PredictionListSerializer(page, many=True).data)

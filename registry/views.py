@@ -125,7 +125,12 @@ class ModelVersionViewSet(RegistryViewSet):
         )
         return Response(VersionSerializer(version).data)
 
-    @extend_schema(request=VersionUploadSerializer, responses={201: VersionSerializer})
+    @extend_schema(
+        request=VersionUploadSerializer,
+        responses={201: VersionSerializer},
+        description="Multipart: the artifact `file` and its metadata; `input_schema`, "
+        "`input_example`, `labels` and `metrics` are fields of JSON text.",
+    )
     def create(self, request, model_name=None):
         data = VersionUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
