@@ -354,6 +354,10 @@ STREAMED = {
 def postprocess(result, generator, request, public):
     """SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]: the contract's finishing touches."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for component in schemas.values():
+        # A serializer's docstring: its first paragraph is for clients, the rest for us.
+        if "description" in component:
+            component["description"] = component["description"].split("\n\n", 1)[0]
     schemas.update(COMPONENTS)
     _type_payloads(schemas)
     paths = {}
