@@ -328,6 +328,8 @@ UPLOAD_JSON_FIELDS = {
 }
 
 MODEL_PARAM = "model_name"
+# A canonical UUID, as the views' lookup_value_regex spells it: described as `format: uuid`.
+UUID_PATTERN = "^[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
 
 # Bodies drf-spectacular cannot see (streamed by hand, or from simplejwt), by operation id.
 STREAMED = {
@@ -413,7 +415,7 @@ def _finish_operation(path: str, method: str, operation: dict) -> None:
     if summary:
         operation["summary"] = summary
     for parameter in operation.get("parameters", []):
-        if parameter.get("in") == "path" and parameter.get("name") == "id":
+        if parameter.get("schema", {}).get("pattern") == UUID_PATTERN:
             parameter["schema"] = {"type": "string", "format": "uuid"}
     if {} in operation.get("security", []):
         operation["security"] = []  # open to anyone: credentials are neither needed nor used
