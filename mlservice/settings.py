@@ -182,14 +182,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["mlservice.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "mlservice.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON only: the views that take a file upload declare multipart themselves, so the schema
+    # offers each operation exactly the bodies it accepts.
+    "DEFAULT_PARSER_CLASSES": ["mlservice.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "mlservice.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mlservice.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlservice.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login_ip_username": env.str("LOGIN_RATE_PER_IP_AND_USERNAME", default="10/min"),
@@ -234,7 +232,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mlservice API",
     "DESCRIPTION": (
         "Serve ML predictions: register models, submit predictions, read results. "
-        'Every error has the shape {"error": {"code", "message", "fields"?}}. '
+        'Every error has the shape {"error": {"code", "message", "fields"?, ...}} '
+        "(the `Error` schema), on every status each operation lists. "
         "Authenticate with `Authorization: Bearer <access token>` from /api/v1/auth/token/."
     ),
     "VERSION": "1.0.0",
@@ -242,6 +241,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mlservice.openapi.postprocess",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
