@@ -45,6 +45,9 @@ class PredictionQuerySet(models.QuerySet):
     def terminal(self):
         return self.filter(status__in=TERMINAL)
 
+    def in_flight(self):
+        return self.filter(status__in=[Status.PENDING, Status.RUNNING])
+
     def of(self, user):
         return self.filter(user=user)
 
