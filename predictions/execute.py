@@ -41,6 +41,19 @@ def prediction_execute(*, prediction_id: str) -> None:
         close_old_connections()
 
 
+def fail_timed_out(prediction_ids) -> list:
+    """Fail those of these predictions still pending or running with `timeout`: their job
+    outlived its deadline and its worker is being replaced. Returns the ids failed."""
+    failed = []
+    overdue = Prediction.objects.in_flight().filter(pk__in=prediction_ids)
+    for prediction in overdue.select_related("version"):
+        code, message = _failure(_DeadlineExceeded(), prediction.version)
+        if prediction.mark_failed(code, message, from_status=(Status.PENDING, Status.RUNNING)):
+            failed.append(prediction.pk)
+    queue.notify_done(*failed)
+    return failed
+
+
 def _lease(version: ModelVersion) -> int:
     return version.timeout_seconds + settings.PREDICTION_LEASE_GRACE_SECONDS
 

@@ -9,6 +9,7 @@ from rq import Worker
 from predictions.models import Prediction, PredictionChunk, Status
 from predictions.queue import get_queue
 from tests.faults.conftest import (
+    FAST_RECOVERY,
     SETOSA,
     VIRGINICA,
     all_terminal,
@@ -23,14 +24,6 @@ from tests.faults.slow_models import PacedRegressor
 from tests.predictions import hostile_models
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-# Workers in these tests repair quickly: a reconcile pass every second, and a lease of the
-# version's timeout (5 s for fast_iris) plus 1 s.
-FAST_RECOVERY = {
-    "RECONCILE_INTERVAL_SECONDS": 1,
-    "RECONCILE_PENDING_GRACE_SECONDS": 1,
-    "PREDICTION_LEASE_GRACE_SECONDS": 1,
-}
 
 
 def submit_many(client, count: int) -> dict[str, str]:
