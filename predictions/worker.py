@@ -149,6 +149,12 @@ class PredictionWorker(SimpleWorker):
             if self._handing_back:
                 self._hand_back(job)
 
+    def handle_job_failure(self, job, queue, *args, **kwargs):
+        # A job interrupted by its timeout may have left its database connection mid-query;
+        # the next job must not inherit it.
+        connections.close_all()
+        return super().handle_job_failure(job, queue, *args, **kwargs)
+
     def _hand_back(self, job) -> None:
         # The interrupted job may have left its database connection mid-query.
         connections.close_all()
