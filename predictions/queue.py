@@ -33,7 +33,7 @@ def job_id_for(prediction_id) -> str:
 FAILURE_TTL_SECONDS = 86_400
 
 
-def _job_data(prediction_id, timeout: int):
+def _job_data(prediction_id, timeout: int, at_front: bool = False):
     return Queue.prepare_data(
         JOB_FUNC,
         args=(str(prediction_id),),
@@ -41,12 +41,13 @@ def _job_data(prediction_id, timeout: int):
         timeout=timeout,
         result_ttl=0,  # the database holds the result; RQ needs none
         failure_ttl=FAILURE_TTL_SECONDS,
+        at_front=at_front,
         # The job logs under the id of the request that submitted it (see mlservice.logs).
         meta={"request_id": current_request_id()},
     )
 
 
-def enqueue_many(jobs: list[tuple]) -> int:
+def enqueue_many(jobs: list[tuple], *, at_front: bool = False) -> int:
     """Enqueue the jobs of these predictions, [(prediction id, timeout)], in one round trip
     to Redis. Returns how many were enqueued: 0 (logged) when Redis is unreachable; the rows
     stay pending and the reconciler enqueues them later, so the caller never fails because
@@ -54,7 +55,7 @@ def enqueue_many(jobs: list[tuple]) -> int:
     if not jobs:
         return 0
     try:
-        get_queue().enqueue_many([_job_data(pk, timeout) for pk, timeout in jobs])
+        get_queue().enqueue_many([_job_data(pk, timeout, at_front) for pk, timeout in jobs])
     except redis.RedisError as exc:
         logger.warning(
             "Could not enqueue %d prediction(s), first %s (%s); the reconciler will.",

@@ -135,25 +135,27 @@ class PredictionWorker(SimpleWorker):
         logger.warning("Interrupting the current job to hand it back")
         raise HandBack()
 
-    def execute_job(self, job, queue):
+    def execute_job(self, job, rq_queue):
         deadline = time.monotonic() + (job.timeout or 0) + HARD_TIMEOUT_GRACE_SECONDS
         self._running = (job, deadline) if job.timeout and job.timeout > 0 else None
         try:
-            super().execute_job(job, queue)
+            super().execute_job(job, rq_queue)
         except HandBack:
             pass  # raised outside the job itself; the row is handled below either way
         finally:
             self._running = None
+            deferred, execute.deferred_by_this_job[:] = list(execute.deferred_by_this_job), []
+            queue.enqueue_many(deferred, at_front=True)
             if self._grace_timer is not None:
                 self._grace_timer.cancel()
             if self._handing_back:
                 self._hand_back(job)
 
-    def handle_job_failure(self, job, queue, *args, **kwargs):
+    def handle_job_failure(self, job, rq_queue, *args, **kwargs):
         # A job interrupted by its timeout may have left its database connection mid-query;
         # the next job must not inherit it.
         connections.close_all()
-        return super().handle_job_failure(job, queue, *args, **kwargs)
+        return super().handle_job_failure(job, rq_queue, *args, **kwargs)
 
     def _hand_back(self, job) -> None:
         # The interrupted job may have left its database connection mid-query.

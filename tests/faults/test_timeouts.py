@@ -11,6 +11,7 @@ from tests.factories import UserFactory
 from tests.faults.conftest import (
     FAST_RECOVERY,
     SETOSA,
+    all_terminal,
     figure,
     log_of,
     register_hostile,
@@ -59,4 +60,35 @@ def test_a_native_model_past_its_timeout_fails_and_the_next_user_is_served(
         "native_timeout",
         f"3 s timeout, 30 s native call: failed/timeout {failed_in:.1f} s after it started; "
         f"the next user's iris prediction done {served_in:.1f} s later",
+    )
+
+
+def test_one_users_backlog_on_a_slow_model_does_not_hold_anothers_fast_predictions(
+    alice_client, fast_iris, processes, tmp_path
+):
+    register_hostile("native", NativeSleeper, tmp_path, timeout_seconds=30)
+    flood = [  # 30 predictions of 1 s each, run one per job
+        submit(alice_client, {"model": "native", "input": {"x": 5, "y": i}}).json()["id"]
+        for i in range(30)
+    ]
+    bob_client = client_for(UserFactory(username="bob"))
+    fast = [submit(bob_client, {"model": "iris", "input": SETOSA}).json()["id"] for _ in range(3)]
+    processes.worker(**FAST_RECOVERY, PREDICTION_BATCH_MAX=1)
+    wait_until(
+        lambda: Prediction.objects.filter(pk__in=flood, status=Status.SUCCEEDED).exists(),
+        60,
+        "the worker never served the slow model",
+        0.05,
+    )
+    served_in = wait_until(all_terminal(fast), 10, "bob's predictions waited for alice's", 0.1)
+
+    assert set(Prediction.objects.filter(pk__in=fast).values_list("status", flat=True)) == {
+        Status.SUCCEEDED
+    }
+    slow_done = Prediction.objects.filter(pk__in=flood, status=Status.SUCCEEDED).count()
+    assert slow_done < 15  # bob did not wait for the backlog to drain
+    figure(
+        "fairness",
+        f"30 queued 1 s predictions ahead; the other user's 3 done {served_in:.1f} s after the "
+        f"first slow one ({slow_done} of 30 slow ones done by then)",
     )
