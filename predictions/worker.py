@@ -51,6 +51,7 @@ class PredictionWorker(SimpleWorker):
     _grace_timer: threading.Timer | None = None
     # (job, monotonic deadline) while a job runs; read by the watch thread.
     _running: tuple | None = None
+    _hard_timeouts = False
 
     def work(self, *args, **kwargs):
         # Import the heavy runtimes once, before the first job, not during it.
@@ -58,6 +59,9 @@ class PredictionWorker(SimpleWorker):
         import sklearn  # noqa: F401
 
         stop = threading.Event()
+        # A burst worker may run inside another program (tests, a one-off drain): it never
+        # replaces its process, and RQ's own timeout is all it has.
+        self._hard_timeouts = not kwargs.get("burst")
         queue.mark_worker_alive(self.connection, self.name)
         threading.Thread(target=self._watch, args=(stop,), name="watchdog", daemon=True).start()
         if not kwargs.get("burst"):
@@ -81,7 +85,8 @@ class PredictionWorker(SimpleWorker):
                     queue.mark_worker_alive(self.connection, self.name)
                     refreshed = time.monotonic()
                 running = self._running
-                if running is not None and time.monotonic() > running[1]:
+                overdue = running is not None and time.monotonic() > running[1]
+                if overdue and self._hard_timeouts:
                     self._abandon(running[0])
             except Exception:
                 logger.exception("Worker watch failed; will try again")
