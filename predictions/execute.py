@@ -140,7 +140,8 @@ def _run_batch(prediction: Prediction, predictor, started: float) -> bool:
 
 def _execute_singles(first: Prediction) -> None:
     turn = _fair_turn(first.version)
-    if turn is not None and _serve(None, ModelVersion.objects.select_related("model").get(pk=turn)):
+    other = turn and ModelVersion.objects.select_related("model").filter(pk=turn).first()
+    if other and _serve(None, other):
         deferred_by_this_job.append((str(first.pk), first.version.timeout_seconds))
         return
     _serve(first.pk, first.version)
