@@ -5,11 +5,12 @@ import time
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 
 from mlservice.errors import Conflict
 from predictions import columns, queue
 from predictions.models import Prediction, Status
-from predictions.submit import prediction_create
+from predictions.submit import fingerprint, prediction_create
 from registry.models import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -33,35 +34,50 @@ def prediction_cancel(*, prediction: Prediction) -> Prediction:
     return prediction
 
 
-def prediction_retry(*, prediction: Prediction, user) -> Prediction:
+def prediction_retry(
+    *, prediction: Prediction, user, idempotency_key: str | None = None
+) -> tuple[Prediction, bool]:
     """A failed or cancelled prediction runs again as a new prediction linked to it, on the
-    same version with the same input."""
-    if prediction.status not in (Status.FAILED, Status.CANCELLED):
-        raise Conflict(
-            f"Only failed or cancelled predictions can be retried; this one is "
-            f"{prediction.status}.",
-            code="not_retryable",
-        )
-    version = ModelVersion.objects.select_related("model").get(pk=prediction.version_id)
+    same version with the same input. One retry at a time: while one is pending or running,
+    retrying again answers it (created=False), as does an Idempotency-Key already used for
+    this retry. Returns (prediction, created)."""
+    with transaction.atomic():
+        # Parallel retries of one prediction queue up on its row; the first creates the retry.
+        original = Prediction.objects.select_for_update().get(pk=prediction.pk)
+        if original.status not in (Status.FAILED, Status.CANCELLED):
+            raise Conflict(
+                f"Only failed or cancelled predictions can be retried; this one is "
+                f"{original.status}.",
+                code="not_retryable",
+            )
+        in_flight = original.retries.in_flight().order_by("-created_at").first()
+        if in_flight is not None:
+            return in_flight, False
+        return _retry(original, user, idempotency_key)
+
+
+def _retry(original: Prediction, user, idempotency_key: str | None) -> tuple[Prediction, bool]:
+    version = ModelVersion.objects.select_related("model").get(pk=original.version_id)
     matrix = None
-    if prediction.is_batch:
+    if original.is_batch:
         matrix = np.concatenate(
             [
                 columns.from_bytes(data)
-                for data in prediction.chunks.order_by("seq").values_list("input_matrix", flat=True)
+                for data in original.chunks.order_by("seq").values_list("input_matrix", flat=True)
             ]
         )
-    retried, _ = prediction_create(
+    return prediction_create(
         user=user,
         model_name=version.model.name,
         version_ref=version.number,
         version=version,
-        row=prediction.input,
+        row=original.input,
         matrix=matrix,
-        source=prediction.source,
-        retry_of=prediction,
+        source=original.source,
+        retry_of=original,
+        idempotency_key=idempotency_key,
+        request_fingerprint=fingerprint(f"retry {original.pk}") if idempotency_key else "",
     )
-    return retried
 
 
 def prediction_wait(*, prediction: Prediction, seconds: float) -> Prediction:

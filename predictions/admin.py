@@ -97,7 +97,7 @@ class PredictionAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         for prediction in queryset:
             try:
-                retried = actions.prediction_retry(prediction=prediction, user=prediction.user)
+                retried, _ = actions.prediction_retry(prediction=prediction, user=prediction.user)
                 self.message_user(request, f"{prediction.pk} retried as {retried.pk}.")
             except ServiceError as exc:
                 self.message_user(request, f"{prediction.pk}: {exc.detail}", messages.WARNING)

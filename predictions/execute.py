@@ -16,8 +16,17 @@ from registry.models import ModelVersion
 logger = logging.getLogger(__name__)
 
 # Single rows the running job claimed; a worker shutting down hands them all back. Workers run
-# one job at a time per process, so a module-level set is enough.
+# one job at a time per process, so module-level state is enough.
 claimed_by_this_process: set[str] = set()
+# Predictions whose job served another version instead (fair claiming): the worker enqueues
+# them again at the front once the job is over (RQ deletes the job's record when it ends).
+deferred_by_this_job: list[tuple[str, int]] = []
+
+# Fair claiming across versions: which versions have pending single rows (asked at most this
+# often per worker, so the query costs nothing per job), and when this worker last served each.
+FAIRNESS_REFRESH_SECONDS = 1.0
+_pending_versions: dict = {"at": float("-inf"), "versions": []}
+_last_served: dict[int, float] = {}
 
 
 def prediction_execute(*, prediction_id: str) -> None:
@@ -39,6 +48,19 @@ def prediction_execute(*, prediction_id: str) -> None:
             _execute_singles(prediction)
     finally:
         close_old_connections()
+
+
+def fail_timed_out(prediction_ids) -> list:
+    """Fail those of these predictions still pending or running with `timeout`: their job
+    outlived its deadline and its worker is being replaced. Returns the ids failed."""
+    failed = []
+    overdue = Prediction.objects.in_flight().filter(pk__in=prediction_ids)
+    for prediction in overdue.select_related("version"):
+        code, message = _failure(_DeadlineExceeded(), prediction.version)
+        if prediction.mark_failed(code, message, from_status=(Status.PENDING, Status.RUNNING)):
+            failed.append(prediction.pk)
+    queue.notify_done(*failed)
+    return failed
 
 
 def _lease(version: ModelVersion) -> int:
@@ -117,24 +139,52 @@ def _run_batch(prediction: Prediction, predictor, started: float) -> bool:
 
 
 def _execute_singles(first: Prediction) -> None:
-    version = first.version
+    turn = _fair_turn(first.version)
+    other = turn and ModelVersion.objects.select_related("model").filter(pk=turn).first()
+    if other and _serve(None, other):
+        deferred_by_this_job.append((str(first.pk), first.version.timeout_seconds))
+        return
+    _serve(first.pk, first.version)
+
+
+def _fair_turn(version: ModelVersion) -> int | None:
+    """The version this job serves instead of its own, round robin: the one with pending single
+    rows this worker served least recently, if it was served less recently than the job's own.
+    Only versions whose timeout fits the job's are taken (the job runs under its own timeout);
+    a slower model waits behind faster ones, which drain quickly."""
+    now = time.monotonic()
+    if now - _pending_versions["at"] > FAIRNESS_REFRESH_SECONDS:
+        _pending_versions.update(at=now, versions=Prediction.objects.pending_single_versions())
+    candidates = [version.pk] + [
+        pk
+        for pk, timeout in _pending_versions["versions"]
+        if pk != version.pk and timeout <= version.timeout_seconds
+    ]
+    chosen = min(candidates, key=lambda pk: _last_served.get(pk, float("-inf")))
+    return None if chosen == version.pk else chosen
+
+
+def _serve(first_id, version: ModelVersion) -> bool:
+    """Claim and run pending single rows of `version` (`first_id` first); False if none."""
+    _last_served[version.pk] = time.monotonic()
     claimed = Prediction.objects.claim_singles(
-        first_id=first.pk,
+        first_id=first_id,
         version_id=version.pk,
         limit=settings.PREDICTION_BATCH_MAX,
         lease_seconds=_lease(version),
     )
     if not claimed:
-        return
+        return False
     claimed_by_this_process.clear()
     claimed_by_this_process.update(str(pk) for pk, _, _ in claimed)
-    _run_claimed(first, claimed, version)
+    _run_claimed(first_id, claimed, version)
     # Kept if the job is interrupted (an exception escapes), so the worker can hand them back.
     claimed_by_this_process.clear()
+    return True
 
 
-def _run_claimed(first: Prediction, claimed: list, version: ModelVersion) -> None:
-    queue.drop_jobs([pk for pk, _, _ in claimed if pk != first.pk])
+def _run_claimed(first_id, claimed: list, version: ModelVersion) -> None:
+    queue.drop_jobs([pk for pk, _, _ in claimed if pk != first_id])
     started = time.monotonic()
     try:
         predictor = predictors.get(version)

@@ -47,6 +47,14 @@ class PredictionQuerySet(models.QuerySet):
     def terminal(self):
         return self.filter(status__in=TERMINAL)
 
+    def in_flight(self):
+        return self.filter(status__in=[Status.PENDING, Status.RUNNING])
+
+    def pending_single_versions(self) -> list[tuple[int, int]]:
+        """[(version id, its timeout)] of every version with pending single-row predictions."""
+        rows = self.pending().filter(is_batch=False)
+        return list(rows.values_list("version_id", "version__timeout_seconds").distinct())
+
     def of(self, user):
         return self.filter(user=user)
 

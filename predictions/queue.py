@@ -33,7 +33,7 @@ def job_id_for(prediction_id) -> str:
 FAILURE_TTL_SECONDS = 86_400
 
 
-def _job_data(prediction_id, timeout: int):
+def _job_data(prediction_id, timeout: int, at_front: bool = False):
     return Queue.prepare_data(
         JOB_FUNC,
         args=(str(prediction_id),),
@@ -41,12 +41,13 @@ def _job_data(prediction_id, timeout: int):
         timeout=timeout,
         result_ttl=0,  # the database holds the result; RQ needs none
         failure_ttl=FAILURE_TTL_SECONDS,
+        at_front=at_front,
         # The job logs under the id of the request that submitted it (see mlservice.logs).
         meta={"request_id": current_request_id()},
     )
 
 
-def enqueue_many(jobs: list[tuple]) -> int:
+def enqueue_many(jobs: list[tuple], *, at_front: bool = False) -> int:
     """Enqueue the jobs of these predictions, [(prediction id, timeout)], in one round trip
     to Redis. Returns how many were enqueued: 0 (logged) when Redis is unreachable; the rows
     stay pending and the reconciler enqueues them later, so the caller never fails because
@@ -54,7 +55,7 @@ def enqueue_many(jobs: list[tuple]) -> int:
     if not jobs:
         return 0
     try:
-        get_queue().enqueue_many([_job_data(pk, timeout) for pk, timeout in jobs])
+        get_queue().enqueue_many([_job_data(pk, timeout, at_front) for pk, timeout in jobs])
     except redis.RedisError as exc:
         logger.warning(
             "Could not enqueue %d prediction(s), first %s (%s); the reconciler will.",
@@ -71,21 +72,63 @@ def enqueue(prediction_id, *, timeout: int) -> bool:
     return enqueue_many([(prediction_id, timeout)]) == 1
 
 
-LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
+# A worker of this project refreshes its liveness key every third of this; a job RQ says is
+# started whose worker's key has lapsed is held by a dead worker (kill -9, lost host).
+WORKER_ALIVE_TTL_SECONDS = 10
+
+
+def worker_alive_key(worker_name: str) -> str:
+    return f"mlservice:worker-alive:{worker_name}"
+
+
+def mark_worker_alive(connection, worker_name: str) -> None:
+    connection.set(worker_alive_key(worker_name), 1, ex=WORKER_ALIVE_TTL_SECONDS)
+
+
+def mark_worker_gone(connection, worker_name: str) -> None:
+    connection.delete(worker_alive_key(worker_name))
+
+
+_WAITING = {b"scheduled", b"deferred"}
 
 
 def existing_job_ids(job_ids: list[str]) -> set[str]:
-    """Which of these RQ jobs are still going to run (or running). A job that ended in RQ's
-    failed or finished state keeps its record for a while, but will never run again."""
+    """Which of these RQ jobs are still going to run, or are running on a live worker.
+
+    Not alive: a job that ended (RQ keeps failed and finished ones a while), a `queued` job
+    that is on no queue (its worker died between taking it and starting it), and a `started`
+    job whose worker stopped refreshing its liveness key (died before finishing it). Those
+    dead workers' entries leave RQ's started registry, so RQ's own cleanup later does not
+    fail the job enqueued again under the same id."""
     connection = redis_connection()
     pipe = connection.pipeline(transaction=False)
     for job_id in job_ids:
-        pipe.hget(f"rq:job:{job_id}", "status")
-    return {
-        job_id
-        for job_id, status in zip(job_ids, pipe.execute(), strict=True)
-        if status in LIVE_JOB_STATUSES
-    }
+        pipe.hmget(f"rq:job:{job_id}", "status", "worker_name")
+    jobs = dict(zip(job_ids, pipe.execute(), strict=True))
+    alive = {job_id for job_id, (status, _) in jobs.items() if status in _WAITING}
+    queued = [job_id for job_id, (status, _) in jobs.items() if status == b"queued"]
+    if queued:
+        on_queue = set(connection.lrange(get_queue().key, 0, -1))
+        alive.update(job_id for job_id in queued if job_id.encode() in on_queue)
+    started = {job_id: worker for job_id, (status, worker) in jobs.items() if status == b"started"}
+    return alive | _started_on_live_workers(connection, started)
+
+
+def _started_on_live_workers(connection, started: dict[str, bytes | None]) -> set[str]:
+    if not started:
+        return set()
+    pipe = connection.pipeline(transaction=False)
+    for worker in started.values():
+        pipe.exists(worker_alive_key((worker or b"").decode()))
+    live = dict(zip(started, pipe.execute(), strict=True))
+    dead = {job_id for job_id, exists in live.items() if not exists}
+    if dead:
+        registry = get_queue().started_job_registry
+        entries = connection.zrange(registry.key, 0, -1)
+        stale = [entry for entry in entries if registry.parse_job_id(entry) in dead]
+        if stale:
+            connection.zrem(registry.key, *stale)
+    return {job_id for job_id, exists in live.items() if exists}
 
 
 def done_key(prediction_id) -> str:

@@ -90,12 +90,7 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
     def create(self, request):
         user = request.user
         usage_limits.check_rate(user=user)  # 429 past the per-minute limit
-        key = request.headers.get("Idempotency-Key") or None
-        if key and len(key) > 255:
-            raise ServiceError(
-                "Idempotency-Key is longer than 255 characters.",
-                fields={"Idempotency-Key": ["At most 255 characters."]},
-            )
+        key = _idempotency_key(request)
         if request.content_type.startswith("multipart/"):
             data = PredictionCSVSerializer(data=request.data)
             data.is_valid(raise_exception=True)
@@ -145,12 +140,20 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
         prediction = actions.prediction_cancel(prediction=self.get_object())
         return Response(PredictionSerializer(prediction).data)
 
-    @extend_schema(request=None, responses={202: PredictionSerializer})
+    @extend_schema(
+        parameters=[IDEMPOTENCY_HEADER],
+        request=None,
+        responses={202: PredictionSerializer, 200: PredictionSerializer},
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         usage_limits.check_rate(user=request.user)
-        prediction = actions.prediction_retry(prediction=self.get_object(), user=request.user)
-        return self._accepted(prediction, True)
+        prediction, created = actions.prediction_retry(
+            prediction=self.get_object(),
+            user=request.user,
+            idempotency_key=_idempotency_key(request),
+        )
+        return self._accepted(prediction, created)
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
@@ -211,3 +214,13 @@ def _create_from_json(user, key: str | None, body: dict) -> tuple[Prediction, bo
         # without one.
         request_fingerprint=submit.fingerprint(body) if key else "",
     )
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key") or None
+    if key and len(key) > 255:
+        raise ServiceError(
+            "Idempotency-Key is longer than 255 characters.",
+            fields={"Idempotency-Key": ["At most 255 characters."]},
+        )
+    return key

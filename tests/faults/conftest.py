@@ -187,6 +187,15 @@ def all_terminal(ids):
     ).exists()
 
 
+# Workers in these tests repair quickly: a reconcile pass every second, and a lease of the
+# version's timeout (5 s for fast_iris) plus 1 s.
+FAST_RECOVERY = {
+    "RECONCILE_INTERVAL_SECONDS": 1,
+    "RECONCILE_PENDING_GRACE_SECONDS": 1,
+    "PREDICTION_LEASE_GRACE_SECONDS": 1,
+}
+
+
 def figure(name: str, value) -> None:
     """Figures for docs/RELIABILITY.md; shown with `pytest -rP`."""
     print(f"FIGURE {name}: {value}")
