@@ -1,6 +1,9 @@
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -91,11 +94,21 @@ class PredictionCSVSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
-_cost_field = Prediction._meta.get_field("cost")
-_COST = serializers.DecimalField(
-    max_digits=_cost_field.max_digits, decimal_places=_cost_field.decimal_places
-)
-_DATETIME = serializers.DateTimeField()
+_COST_STEP = Decimal(1).scaleb(-Prediction._meta.get_field("cost").decimal_places)
+
+
+def _cost_text(value: Decimal) -> str:
+    """As DRF's DecimalField(decimal_places=4) writes it: a string with the field's places."""
+    return f"{value.quantize(_COST_STEP):f}"
+
+
+def _datetime_text(value: datetime | None) -> str | None:
+    """As DRF's DateTimeField writes it (ISO 8601 in the current time zone, `Z` for UTC),
+    without its per-call lookups of settings and attributes."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class PredictionSerializer(serializers.ModelSerializer):
@@ -146,7 +159,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "is_batch": prediction.is_batch,
             "source": prediction.source,
             "row_count": prediction.row_count,
-            "cost": _COST.to_representation(prediction.cost),
+            "cost": _cost_text(prediction.cost),
             "progress": float(prediction.progress),
             "input": prediction.input,
         }
@@ -156,9 +169,9 @@ class PredictionSerializer(serializers.ModelSerializer):
         data["error"] = prediction.error
         data["attempts"] = prediction.attempts
         data["retry_of"] = str(prediction.retry_of_id) if prediction.retry_of_id else None
-        for name in ("created_at", "started_at", "finished_at"):
-            value = getattr(prediction, name)
-            data[name] = None if value is None else _DATETIME.to_representation(value)
+        data["created_at"] = _datetime_text(prediction.created_at)
+        data["started_at"] = _datetime_text(prediction.started_at)
+        data["finished_at"] = _datetime_text(prediction.finished_at)
         data["result_url"] = self.get_result_url(prediction)
         return data
 
