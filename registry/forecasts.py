@@ -35,9 +35,9 @@ RESERVED = frozenset({HORIZON, HISTORY, HISTORY_END})
 
 # Calendar features a lag model may take: name -> (what the date gives, minimum, maximum).
 CALENDAR = {
-    "day_of_week": ("dayofweek", 0, 6),  # Monday is 0
+    "day_of_week": ("day_of_week", 0, 6),  # Monday is 0
     "day_of_month": ("day", 1, 31),
-    "day_of_year": ("dayofyear", 1, 366),
+    "day_of_year": ("day_of_year", 1, 366),
     "month": ("month", 1, 12),
     "hour": ("hour", 0, 23),
 }
