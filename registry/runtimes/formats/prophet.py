@@ -246,10 +246,12 @@ def import_prophet():
     """The prophet package, imported without its noise: it logs an error at import when plotly
     (for plots only) is missing, and cmdstanpy logs every fit at INFO."""
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    import cmdstanpy.utils
     import prophet
     import prophet.serialize
 
+    # cmdstanpy sets its logger's level when it first builds it, so it is built first here.
+    cmdstanpy.utils.get_logger().setLevel(logging.WARNING)
     return prophet
 
 
