@@ -402,43 +402,33 @@ def test_a_file_that_is_not_strict_prophet_json_is_refused(
 # --- The admin --------------------------------------------------------------------------------
 
 
+def admin_upload(client, model, forecaster, **overrides):
+    form = {
+        "model": model.pk,
+        "artifact": SimpleUploadedFile("upload.json", forecaster.path.read_bytes()),
+        "format": forecaster.fmt,
+        "input_schema": json.dumps(forecaster.spec),
+        "input_example": json.dumps(forecaster.example),
+        "labels": "",
+        "metrics": "{}",
+        "timeout_seconds": 60,
+    }
+    return client.post("/admin/registry/modelversion/add/", {**form, **overrides})
+
+
 @pytest.mark.django_db
-def test_staff_register_a_prophet_model_in_the_admin(admin_client, demand, forecasters):
-    prophet = forecasters["prophet"]
-    response = admin_client.post(
-        "/admin/registry/modelversion/add/",
-        {
-            "model": demand.pk,
-            "artifact": SimpleUploadedFile("upload.json", prophet.path.read_bytes()),
-            "format": "prophet",
-            "input_schema": json.dumps(prophet.spec),
-            "input_example": json.dumps(prophet.example),
-            "labels": "",
-            "metrics": "{}",
-            "timeout_seconds": 60,
-        },
-    )
+@pytest.mark.parametrize("name", ["prophet", "lightgbm"])
+def test_staff_register_a_forecaster_in_the_admin(admin_client, demand, forecasters, name):
+    response = admin_upload(admin_client, demand, forecasters[name])
     assert response.status_code == 302, response.content.decode()[:2000]
     version = ModelVersion.objects.get()
-    assert (version.format, version.runtime) == ("prophet", "prophet")
+    assert version.format == name and version.runtime.startswith(name)
 
 
 @pytest.mark.django_db
 def test_the_admin_shows_why_a_forecaster_was_refused(admin_client, demand, forecasters):
-    prophet = forecasters["prophet"]
-    response = admin_client.post(
-        "/admin/registry/modelversion/add/",
-        {
-            "model": demand.pk,
-            "artifact": SimpleUploadedFile("upload.json", prophet.path.read_bytes()),
-            "format": "prophet",
-            "input_schema": json.dumps({**prophet.spec, "max_horizon": 0}),
-            "input_example": json.dumps(prophet.example),
-            "labels": "",
-            "metrics": "{}",
-            "timeout_seconds": 60,
-        },
-    )
+    spec = json.dumps({**forecasters["prophet"].spec, "max_horizon": 0})
+    response = admin_upload(admin_client, demand, forecasters["prophet"], input_schema=spec)
     assert response.status_code == 200
     assert "max_horizon must be a whole number from 1 to 1000" in response.content.decode()
     assert ModelVersion.objects.count() == 0
