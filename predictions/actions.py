@@ -3,7 +3,6 @@
 import logging
 import time
 
-import numpy as np
 from django.conf import settings
 
 from mlservice.errors import Conflict
@@ -45,7 +44,7 @@ def prediction_retry(*, prediction: Prediction, user) -> Prediction:
     version = ModelVersion.objects.select_related("model").get(pk=prediction.version_id)
     matrix = None
     if prediction.is_batch:
-        matrix = np.concatenate(
+        matrix = columns.concatenate(
             [
                 columns.from_bytes(data)
                 for data in prediction.chunks.order_by("seq").values_list("input_matrix", flat=True)

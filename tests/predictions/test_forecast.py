@@ -152,10 +152,8 @@ def test_a_prophet_csv_batch_has_its_interval_in_the_results(alice_client, weath
     result = alice_client.get(f"/api/v1/predictions/{response.json()['id']}/result/?format=csv")
     lines = b"".join(result.streaming_content).decode().splitlines()
     expected = prophet_reference(weather.model, 2, {"temperature": [10.0, 11.0]})
-    row = expected.iloc[1]
-    assert lines[2] == (
-        f"0,2,2026-01-01,{row['yhat']!r},{row['yhat_lower']!r},{row['yhat_upper']!r}"
-    )
+    value, lower, upper = expected[["yhat", "yhat_lower", "yhat_upper"]].iloc[1].tolist()
+    assert lines[2] == f"0,2,2026-01-01,{value!r},{lower!r},{upper!r}"
     assert len(lines) == 4
 
 
@@ -266,3 +264,22 @@ def test_forecasts_are_the_same_whether_run_alone_or_claimed_together(alice_clie
     outputs = [get(alice_client, pk).json()["output"] for pk in ids]
     assert outputs[0] == outputs[2]
     np.testing.assert_array_equal(values(outputs[1])[:2], values(outputs[0]))
+
+
+def test_a_cancelled_forecast_batch_retried_forecasts_the_same_requests(alice_client, lags):
+    history = lags.example["history"]
+    requests = [{"horizon": 2, "history": history, "history_end": HISTORY_END}] * 3
+    first = submit(alice_client, {"model": "demand-lightgbm", "inputs": requests}).json()
+    cancel = alice_client.post(f"/api/v1/predictions/{first['id']}/cancel/")
+    assert cancel.json()["status"] == "cancelled"
+    retry = alice_client.post(f"/api/v1/predictions/{first['id']}/retry/")
+    assert retry.status_code == 202, retry.content
+    run_worker()
+    retried = get(alice_client, retry.json()["id"]).json()
+    assert (retried["status"], retried["retry_of"], retried["inputs"]) == (
+        "succeeded",
+        first["id"],
+        requests,
+    )
+    expected = lag_reference(lags.model, history, HISTORY_END, 2)
+    assert [values(answer) for answer in retried["output"]] == [expected] * 3
