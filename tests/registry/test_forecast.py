@@ -356,6 +356,10 @@ HOSTILE = {
         "history must be a frame",
     ),
     "an unknown key": (lambda d: d.update(stan_backend="exec"), "unknown ['stan_backend']"),
+    "holidays of a country that is not a code": (
+        lambda d: d.update(country_holidays="__class__"),
+        "country_holidays must be a country code",
+    ),
     "a frame pandas cannot read": (
         lambda d: d.update(history_dates='{"name":"ds","index":[0],"data":'),
         "could not be loaded",

@@ -11,6 +11,7 @@ request does not carry) and seasonalities unconditional.
 import json
 import logging
 import math
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from registry.runtimes.base import FORECAST, ArtifactError, Format
 from registry.runtimes.forecasters import Forecaster, answer, future_dates
 
 _MAGIC = (b"{",)
+_COUNTRY = re.compile(r"[A-Z]{2,3}")  # an ISO code, as the holidays package names countries
 _MODES = ("additive", "multiplicative")
 _MAX_SEASONALITIES = 20
 _MAX_FOURIER_ORDER = 100
@@ -108,7 +110,10 @@ def check_document(document: dict, spec: dict) -> None:
     for key in ("y_min", "start"):
         _check(_number(document[key]), f"{key} must be a finite number")
     country = document["country_holidays"]
-    _check(country is None or isinstance(country, str), "country_holidays must be a name")
+    _check(
+        country is None or (isinstance(country, str) and _COUNTRY.fullmatch(country) is not None),
+        "country_holidays must be a country code such as 'US'",
+    )
     for key in ("changepoints", "history_dates", "history", "train_component_cols"):
         _check(isinstance(document[key], str), f"{key} must be a frame written by Prophet")
     for key in ("train_holiday_names", "holidays"):
