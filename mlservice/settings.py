@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "registry",
     "predictions",
     "billing",
+    "inference",
 ]
 
 MIDDLEWARE = [
