@@ -283,3 +283,12 @@ def test_a_cancelled_forecast_batch_retried_forecasts_the_same_requests(alice_cl
     )
     expected = lag_reference(lags.model, history, HISTORY_END, 2)
     assert [values(answer) for answer in retried["output"]] == [expected] * 3
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", ""), ("get", "/ready"), ("post", "/infer")])
+def test_a_forecast_model_on_the_open_inference_protocol_is_a_400_saying_where_to_go(
+    alice_client, prophet, method, path
+):
+    response = getattr(alice_client, method)(f"/v2/models/demand-prophet{path}", format="json")
+    assert response.status_code == 400, response.content
+    assert "forecast with POST /api/v1/predictions/" in response.json()["error"]
