@@ -42,14 +42,14 @@ def answer(
 ) -> dict:
     """One forecast's JSON-ready answer. Non-finite numbers fail the prediction (they are not
     JSON); they are never left out or replaced."""
-    columns = {"value": values, "lower": lower, "upper": upper}
-    columns = {name: column for name, column in columns.items() if column is not None}
-    for name, column in columns.items():
-        if not np.isfinite(np.asarray(column, dtype=np.float64)).all():
+    lists = {}
+    for name, column in (("value", values), ("lower", lower), ("upper", upper)):
+        if column is None:
+            continue
+        array = np.asarray(column, dtype=np.float64)
+        if not np.isfinite(array).all():
             raise ValueError(f"the model forecast a non-finite {name}")
-    lists = {
-        name: np.asarray(column, dtype=np.float64).tolist() for name, column in columns.items()
-    }
+        lists[name] = array.tolist()
     stamps = format_timestamps(timestamps) if timestamps is not None else None
     steps = []
     for index in range(len(values)):
