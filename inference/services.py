@@ -42,8 +42,16 @@ def server_metadata() -> dict:
 
 def version_get(*, user, model_name: str, ref: str | None) -> ModelVersion:
     """The version a V2 path names (a number or an alias); without one, production or the
-    newest, as the model's own page shows it."""
-    return version_or_latest(user=user, model_name=model_name, ref=ref)
+    newest, as the model's own page shows it. Forecast models have no V2 form: a request is a
+    horizon and a history, not a tensor of features."""
+    version = version_or_latest(user=user, model_name=model_name, ref=ref)
+    if version.is_forecast:
+        raise ServiceError(
+            f"{model_name} is a forecast model, which the Open Inference Protocol does not "
+            f"describe; forecast with POST /api/v1/predictions/.",
+            code="not_served",
+        )
+    return version
 
 
 def _is_regression(version: ModelVersion) -> bool:

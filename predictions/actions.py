@@ -3,7 +3,6 @@
 import logging
 import time
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 
@@ -60,7 +59,7 @@ def _retry(original: Prediction, user, idempotency_key: str | None) -> tuple[Pre
     version = ModelVersion.objects.select_related("model").get(pk=original.version_id)
     matrix = None
     if original.is_batch:
-        matrix = np.concatenate(
+        matrix = columns.concatenate(
             [
                 columns.from_bytes(data)
                 for data in original.chunks.order_by("seq").values_list("input_matrix", flat=True)

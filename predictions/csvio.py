@@ -3,7 +3,7 @@
 import codecs
 import csv
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import orjson
@@ -11,7 +11,7 @@ import orjson
 from mlservice import rawsql
 from predictions import columns
 from predictions.models import Prediction, PredictionChunk
-from registry import features
+from registry import features, forecasts
 from registry.models import ModelVersion
 from registry.schemas import within_schema
 
@@ -27,6 +27,8 @@ def read_matrix(upload, version: ModelVersion, *, max_rows: int) -> np.ndarray |
     (quotes, a value that is not a number, a short line, ...): `read_rows` then reads the file
     row by row and names what is wrong, at a far higher cost per row. The file is read line by
     line from where Django put it, so a large upload is not copied into memory."""
+    if version.is_forecast:
+        return None  # a forecast request's cells hold lists of values
     stream = getattr(upload, "file", upload)  # the real file object: numpy iterates it in C
     stream.seek(0)
     try:
@@ -68,16 +70,7 @@ def read_rows(upload, version: ModelVersion, *, max_rows: int) -> list[dict]:
     except UnicodeDecodeError:
         raise CSVError("The CSV file must be UTF-8 text.") from None
     header = [name.strip() for name in header]
-    declared = {feature["name"]: feature for feature in version.input_schema}
-    missing = [name for name in declared if name not in header]
-    if missing:
-        raise CSVError(f"The CSV header lacks the feature(s): {', '.join(missing)}.")
-    if len(set(header)) != len(header):
-        raise CSVError("The CSV header names a column twice.")
-    unknown = [name for name in header if name not in declared]
-    if unknown and not version.ignore_extra_features:
-        raise CSVError(f"The CSV header has unknown column(s): {', '.join(unknown[:20])}.")
-    columns = [(i, name, declared[name]) for i, name in enumerate(header) if name in declared]
+    convert = _converter(header, version)
     rows = []
     try:
         for line, record in enumerate(reader, start=2):
@@ -89,14 +82,41 @@ def read_rows(upload, version: ModelVersion, *, max_rows: int) -> list[dict]:
                 )
             if len(rows) >= max_rows:
                 raise CSVError(f"The CSV file has more than {max_rows:,} rows.")
-            rows.append(
-                {name: features.from_text(record[i], feature) for i, name, feature in columns}
-            )
+            rows.append(convert(record))
     except UnicodeDecodeError:
         raise CSVError("The CSV file must be UTF-8 text.") from None
     except csv.Error as exc:
         raise CSVError(f"The CSV file is malformed: {exc}.") from None
     return rows
+
+
+def _converter(header: list[str], version: ModelVersion) -> Callable[[list[str]], dict]:
+    """Checks the header; returns what turns a CSV record into an input row. A forecast batch's
+    line is one request: `horizon`, then `history` and each regressor as values separated by
+    spaces (`registry.forecasts`)."""
+    if version.is_forecast:
+        spec = version.input_schema
+        required, optional = forecasts.csv_columns(spec)
+        declared, what = dict.fromkeys(required + optional), "column(s)"
+    else:
+        declared = {feature["name"]: feature for feature in version.input_schema}
+        required, what = list(declared), "feature(s)"
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise CSVError(f"The CSV header lacks the {what}: {', '.join(missing)}.")
+    if len(set(header)) != len(header):
+        raise CSVError("The CSV header names a column twice.")
+    unknown = [name for name in header if name not in declared]
+    if unknown and not version.ignore_extra_features:
+        raise CSVError(f"The CSV header has unknown column(s): {', '.join(unknown[:20])}.")
+    columns = [(i, name) for i, name in enumerate(header) if name in declared]
+    if version.is_forecast:
+        return lambda record: forecasts.request_from_csv(
+            {name: record[i] for i, name in columns}, spec
+        )
+    return lambda record: {
+        name: features.from_text(record[i], declared[name]) for i, name in columns
+    }
 
 
 def _chunk_matrices(prediction: Prediction) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -112,8 +132,10 @@ def stream_csv(prediction: Prediction) -> Iterable[str]:
     """The batch's inputs and outputs as CSV, one chunk of rows per piece."""
     version = prediction.version
     yield columns.csv_header(version)
+    start = 0
     for inputs, outputs in _chunk_matrices(prediction):
-        yield columns.csv_lines(inputs, outputs, version)
+        yield columns.csv_lines(inputs, outputs, version, start=start)
+        start += len(inputs)
 
 
 def stream_json_outputs(prediction: Prediction) -> Iterable[str]:

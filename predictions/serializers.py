@@ -52,8 +52,11 @@ class PredictionCreateSerializer(serializers.Serializer):
         default="production",
         help_text="Version number or alias; default production.",
     )
-    input = serializers.DictField(required=False, help_text="One row: feature -> value.")
-    inputs = RowsField(required=False, help_text="Many rows, in order.")
+    input = serializers.DictField(
+        required=False,
+        help_text="One row: feature -> value. A forecast model: one request, e.g. {horizon: 7}.",
+    )
+    inputs = RowsField(required=False, help_text="Many rows (or forecast requests), in order.")
 
     def validate(self, attrs):
         if ("input" in attrs) == ("inputs" in attrs):

@@ -185,14 +185,18 @@ class VersionUploadForm(ServiceForm):
     """Uploading a version runs the whole validation (load, example prediction) in clean()."""
 
     artifact = forms.FileField(
-        help_text="skops, ONNX, LightGBM text, XGBoost JSON/UBJSON or joblib file "
-        "(stored under a new name)."
+        help_text="skops, ONNX, LightGBM text, XGBoost JSON/UBJSON, Prophet JSON or joblib "
+        "file (stored under a new name)."
     )
     format = forms.ChoiceField(choices=ArtifactFormat.choices)
     input_schema = JSONTextField(
-        help_text='Ordered features, e.g. [{"name": "age", "type": "number", "minimum": 0}]'
+        help_text='Ordered features, e.g. [{"name": "age", "type": "number", "minimum": 0}]. '
+        'A forecast model: {"max_horizon": 30, "frequency": "D"}, plus "lags": [1, 7] and '
+        '"calendar": ["day_of_week"] for a regressor run on lags.'
     )
-    input_example = JSONTextField(help_text='One row, e.g. {"age": 42}')
+    input_example = JSONTextField(
+        help_text='One row, e.g. {"age": 42}. A forecast model: one request, e.g. {"horizon": 7}.'
+    )
     labels = JSONTextField(required=False, help_text='Classifiers: ["setosa", "versicolor"]')
     metrics = JSONTextField(required=False, help_text='Free JSON, e.g. {"accuracy": 0.97}')
     sha256 = forms.CharField(

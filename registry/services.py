@@ -15,9 +15,8 @@ from django.db.models import Max
 from rest_framework import status
 
 from mlservice.errors import Conflict, NotFound, ServiceError
-from registry import runtimes, twins
+from registry import runtimes, twins, validation
 from registry.models import Alias, AliasMove, AuditEvent, MLModel, ModelVersion, Task
-from registry.schemas import check_input_schema, row_errors
 
 
 class InvalidArtifact(ServiceError):
@@ -118,7 +117,7 @@ def _check_request(version: ModelVersion, artifact) -> None:
             f"format must be one of {', '.join(runtimes.FORMATS)}.", code="invalid_format"
         )
     fields = {}
-    problems = check_input_schema(version.input_schema)
+    problems = validation.schema_problems(version)
     if problems:
         fields["input_schema"] = problems
     labels = version.labels
@@ -131,9 +130,9 @@ def _check_request(version: ModelVersion, artifact) -> None:
         ):
             fields["labels"] = ["A classifier needs a list of two or more distinct class labels."]
     elif labels:
-        fields["labels"] = ["A regression model has no class labels."]
+        fields["labels"] = [f"A {version.model.task} model has no class labels."]
     if not fields:
-        errors = row_errors(version.input_example, version.input_schema)
+        errors = validation.input_errors(version.input_example, version)
         if errors:
             fields["input_example"] = [f"{k}: {v}" for k, v in errors.items()]
     if fields:
@@ -232,7 +231,8 @@ def _check_staged(
 def _onnx_twin(staged: Path, version: ModelVersion, spec: dict) -> tuple[bytes | None, dict]:
     """ONNX fast path: an onnxruntime twin of the artifact, if its format converts and agrees."""
     entry = runtimes.FORMATS[version.format]
-    if entry.to_onnx is None or not settings.REGISTRY_ONNX_TWINS:
+    # A lag forecaster calls its regressor on a few rows per step: a twin would not pay.
+    if entry.to_onnx is None or version.is_forecast or not settings.REGISTRY_ONNX_TWINS:
         return None, {}
     predictor = runtimes.load_predictor(staged, version.format, **spec)
     return twins.make_twin(predictor, fmt=entry, input_example=version.input_example)

@@ -4,10 +4,9 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from registry import selectors, services
+from registry import selectors, services, validation
 from registry.models import Alias, AliasMove
 from registry.permissions import ReadOrStaffWrite
-from registry.schemas import to_json_schema
 from registry.serializers import (
     AliasMoveInputSerializer,
     AliasMoveSerializer,
@@ -86,7 +85,8 @@ class MLModelViewSet(RegistryViewSet):
     @extend_schema(parameters=[VERSION_PARAM], responses=InputSchemaSerializer)
     @action(detail=True, methods=["get"], url_path="schema")
     def input_schema(self, request, name=None):
-        """The input a version expects, as JSON Schema, with an example row."""
+        """The input a version expects, as JSON Schema, with an example row (a forecast
+        model: an example request)."""
         version = selectors.version_or_latest(
             user=request.user, model_name=name, ref=request.query_params.get("version")
         )
@@ -94,9 +94,7 @@ class MLModelViewSet(RegistryViewSet):
             {
                 "model": version.model.name,
                 "version": version.number,
-                "json_schema": to_json_schema(
-                    version.input_schema, ignore_extra=version.ignore_extra_features
-                ),
+                "json_schema": validation.json_schema(version),
                 "example": version.input_example,
                 "labels": version.labels,
             }

@@ -13,7 +13,8 @@ from registry.schemas import build_matrix
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
-TASKS = (CLASSIFICATION, REGRESSION)
+FORECAST = "forecast"
+TASKS = (CLASSIFICATION, REGRESSION, FORECAST)
 
 PathLike = str | os.PathLike[str]
 
@@ -209,3 +210,6 @@ class Format:
     # A predictor of this format -> an equivalent ONNX model's bytes (an onnxruntime twin,
     # kept if its outputs agree); None: no twin is tried.
     to_onnx: Callable[[Predictor], bytes] | None = None
+    # The file is a forecaster itself (loaded for the forecast task only). Other formats hold a
+    # regressor, which the forecast task runs step by step on lags of the series.
+    forecaster: bool = False

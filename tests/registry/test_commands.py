@@ -29,11 +29,14 @@ BOOSTED = ("breast-cancer-lightgbm", "breast-cancer-xgboost")
 
 
 def test_seeding_registers_iris_and_diabetes_in_two_formats(seeded):
-    # iris and diabetes: train, two exports, two registrations; the boosted models one format.
-    assert "1/16 (6%) iris: training" in seeded and "10/16 (62%) diabetes:" in seeded
-    assert "16/16 (100%) breast-cancer-xgboost:" in seeded
+    # iris and diabetes: train, two exports, two registrations; the boosted models and the
+    # forecasters one format.
+    assert "1/22 (5%) iris: training" in seeded and "10/22 (45%) diabetes:" in seeded
+    assert "16/22 (73%) breast-cancer-xgboost:" in seeded
+    assert "22/22 (100%) demand-lightgbm:" in seeded
     assert seeded.splitlines()[-1].startswith(
-        "Seeded iris, diabetes, breast-cancer-lightgbm, breast-cancer-xgboost. ("
+        "Seeded iris, diabetes, breast-cancer-lightgbm, breast-cancer-xgboost, demand-prophet, "
+        "demand-lightgbm. ("
     )
     for name, task in (("iris", "classification"), ("diabetes", "regression")):
         model = MLModel.objects.get(name=name)
@@ -49,8 +52,8 @@ def test_seeding_registers_iris_and_diabetes_in_two_formats(seeded):
 
 def test_seeding_twice_adds_nothing(seeded):
     again = run("seed_demo_models")
-    assert again.count("already registered") == 4
-    assert ModelVersion.objects.count() == 6 and MLModel.objects.count() == 4
+    assert again.count("already registered") == 6
+    assert ModelVersion.objects.count() == 8 and MLModel.objects.count() == 6
 
 
 def test_seeding_registers_the_boosted_classifiers_in_their_own_formats_with_twins(seeded):
@@ -61,6 +64,19 @@ def test_seeding_registers_the_boosted_classifiers_in_their_own_formats_with_twi
         assert Alias.objects.get(model__name=name, name="production").version == version
         assert version.serving_runtime == "onnxruntime (twin)", version.twin_report
         assert f"{name}: registered v1 ({fmt} with an ONNX twin, production)" in seeded
+
+
+def test_seeding_registers_a_prophet_and_a_lightgbm_lag_forecaster(seeded):
+    for name, fmt, runtime in (
+        ("demand-prophet", "prophet", "prophet"),
+        ("demand-lightgbm", "lightgbm", "lightgbm (lags)"),
+    ):
+        [version] = ModelVersion.objects.filter(model__name=name)
+        assert version.model.task == "forecast"
+        assert (version.format, version.runtime) == (fmt, runtime)
+        assert version.input_schema == demo.FORECASTS[name].input_schema
+        assert Alias.objects.get(model__name=name, name="production").version == version
+        assert f"{name}: registered v1 ({fmt}, production); metrics {{'training_mae': " in seeded
 
 
 @pytest.mark.parametrize("name", BOOSTED)

@@ -1,4 +1,5 @@
-"""Train the demo models from scikit-learn's bundled datasets and register them, once."""
+"""Train the demo models (scikit-learn's bundled datasets, a synthetic daily series) and register
+them, once."""
 
 import tempfile
 from pathlib import Path
@@ -11,20 +12,21 @@ from registry import demo, services
 from registry.models import PRODUCTION, MLModel
 
 
-def _steps(spec: demo.DemoModel) -> int:
+def _steps(spec: demo.DemoModel | demo.DemoForecast) -> int:
     """Train, then export and register each format."""
-    return 1 + 2 * len(spec.formats)
+    return 3 if isinstance(spec, demo.DemoForecast) else 1 + 2 * len(spec.formats)
 
 
 class Command(BaseCommand):
     help = (
         "Register the demo models: `iris` and `diabetes` (a skops and an ONNX version each, "
-        "production on the ONNX one), and the breast-cancer classifiers in LightGBM's and "
-        "XGBoost's own formats. Idempotent: a model that exists is left alone."
+        "production on the ONNX one), the breast-cancer classifiers in LightGBM's and "
+        "XGBoost's own formats, and two forecasters of a synthetic daily series (Prophet, and "
+        "LightGBM on lags). Idempotent: a model that exists is left alone."
     )
 
     def handle(self, *args, **options):
-        specs = list(demo.DEMO_MODELS.values())
+        specs = [*demo.DEMO_MODELS.values(), *demo.FORECASTS.values()]
         todo = [spec for spec in specs if not MLModel.objects.filter(name=spec.name).exists()]
         for spec in specs:
             if spec not in todo:
@@ -32,13 +34,39 @@ class Command(BaseCommand):
         bar = Progress(self, total=sum(map(_steps, todo)), label="Seeding")
         for spec in todo:
             bar.step(f"{spec.name}: training...")
-            estimator = demo.train(spec)
-            metrics = demo.evaluate(spec, estimator)
             with tempfile.TemporaryDirectory() as tmp:
-                versions = self._register(spec, estimator, metrics, Path(tmp), bar)
+                if isinstance(spec, demo.DemoForecast):
+                    versions, metrics = self._forecaster(spec, Path(tmp), bar)
+                else:
+                    estimator = demo.train(spec)
+                    metrics = demo.evaluate(spec, estimator)
+                    versions = self._register(spec, estimator, metrics, Path(tmp), bar)
             self.stdout.write(f"{spec.name}: registered {versions}; metrics {metrics}.")
         if todo:
             bar.finish(f"Seeded {', '.join(spec.name for spec in todo)}.")
+
+    @transaction.atomic
+    def _forecaster(self, spec: demo.DemoForecast, tmp: Path, bar: Progress) -> tuple[str, dict]:
+        model = demo.train_forecast(spec)
+        metrics = demo.evaluate_forecast(spec, model)
+        bar.step(f"{spec.name}: exporting {spec.format}...")
+        path = tmp / f"model.{spec.format}"
+        demo.export_forecast(spec, model, path)
+        bar.step(f"{spec.name}: validating and registering the {spec.format} version...")
+        services.version_create(
+            model=services.model_create(
+                name=spec.name, task=spec.task, title=spec.title, description=spec.description
+            ),
+            artifact=path,
+            format=spec.format,
+            input_schema=spec.input_schema,
+            input_example=spec.input_example,
+            metrics=metrics,
+            notes=f"Demo {spec.format} forecaster trained by seed_demo_models.",
+            alias=PRODUCTION,
+            alias_reason=f"Demo seed: serve the {spec.format} version",
+        )
+        return f"v1 ({spec.format}, production)", metrics
 
     @transaction.atomic
     def _register(self, spec, estimator, metrics: dict, tmp: Path, bar: Progress) -> str:
