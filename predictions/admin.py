@@ -84,6 +84,8 @@ class PredictionAdmin(admin.ModelAdmin):
         "created_at",
         "started_at",
         "finished_at",
+        "duration",
+        "model_load",
         "lease_expires_at",
     )
     readonly_fields = fields
@@ -125,9 +127,23 @@ class PredictionAdmin(admin.ModelAdmin):
 
     @admin.display(description="duration")
     def duration(self, obj):
-        if obj.started_at and obj.finished_at:
-            return readable_seconds((obj.finished_at - obj.started_at).total_seconds())
-        return "-"
+        """Started to finished; a cold start's model load (before the start) is shown beside."""
+        if not (obj.started_at and obj.finished_at):
+            return "-"
+        run = readable_seconds((obj.finished_at - obj.started_at).total_seconds())
+        if obj.load_seconds is None:
+            return run
+        return format_html(
+            '{} <span title="It waited for a worker to load the model.">+ {} load</span>',
+            run,
+            readable_seconds(obj.load_seconds),
+        )
+
+    @admin.display(description="model load")
+    def model_load(self, obj):
+        if obj.load_seconds is None:
+            return "-"
+        return f"{readable_seconds(obj.load_seconds)}: it waited for a worker to load the model"
 
     @staticmethod
     def _pre(value):

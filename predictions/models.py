@@ -71,19 +71,21 @@ class PredictionQuerySet(models.QuerySet):
         inputs = {row[0]: row[2] for row in rows}
         return [(pk, attempts, _json(inputs[pk])) for pk, attempts, _ in rows]
 
-    def store_outputs(self, results: list[tuple]) -> list:
+    def store_outputs(self, results: list[tuple], *, load_seconds: float | None = None) -> list:
         """Mark many running predictions succeeded with their outputs, in one statement.
         `results` is [(id, attempts, output)]; a row is only written if it is still running
-        under that attempt. Returns the ids written."""
+        under that attempt. `load_seconds`: the model load they all waited for, if any.
+        Returns the ids written."""
         if not results:
             return []
         table = Prediction._meta.db_table
         values = ", ".join(["(%s::uuid, %s::int, %s::jsonb)"] * len(results))
-        params = [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
+        params = [load_seconds]
+        params += [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
         sql = f"""
             UPDATE {table} AS p
             SET status = 'succeeded', output = v.output, progress = 1.0, finished_at = now(),
-                lease_expires_at = NULL
+                lease_expires_at = NULL, load_seconds = %s::float8
             FROM (VALUES {values}) AS v(id, attempts, output)
             WHERE p.id = v.id AND p.status = 'running' AND p.attempts = v.attempts
             RETURNING p.id, p.cost
@@ -139,6 +141,14 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker loads the model before it starts the prediction, so started -> finished is
+    # inference alone and a cold start shows here (and in the end-to-end time).
+    load_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds it waited for the worker to load the model (a cold start); empty "
+        "when the model was loaded already.",
+    )
 
     objects = PredictionQuerySet.as_manager()
 
@@ -220,12 +230,13 @@ class Prediction(models.Model):
             self.refresh_from_db(fields=["attempts"])
         return claimed
 
-    def mark_succeeded(self, output=None) -> bool:
+    def mark_succeeded(self, output=None, *, load_seconds: float | None = None) -> bool:
         return self._transition(
             from_status=[Status.RUNNING],
             attempt=self.attempts,
             status=Status.SUCCEEDED,
             output=output,
+            load_seconds=load_seconds,
             progress=1.0,
             finished_at=timezone.now(),
             lease_expires_at=None,
@@ -281,3 +292,21 @@ class PredictionChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction_id} chunk {self.seq}"
+
+
+class ModelLoad(models.Model):
+    """A worker loaded a version's predictor into memory: a cold start, and how long it took.
+    The predictions that waited for it carry the same time in `Prediction.load_seconds`."""
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="loads"
+    )
+    seconds = models.FloatField()
+    process = models.CharField(max_length=255, help_text="host:pid of the worker.")
+    loaded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-loaded_at"]
+
+    def __str__(self) -> str:
+        return f"version {self.version_id} loaded in {self.seconds:.3f} s by {self.process}"

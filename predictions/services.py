@@ -17,7 +17,7 @@ from billing import services as billing
 from mlservice import rawsql
 from mlservice.errors import Conflict, ServiceError
 from predictions import columns, queue, selectors
-from predictions.cache import ArtifactTampered, predictors
+from predictions.cache import ArtifactTampered, Loaded, predictors
 from predictions.models import Prediction, PredictionChunk, Status
 from registry.models import ModelVersion
 from registry.selectors import version_resolve
@@ -198,11 +198,12 @@ def _lease(version: ModelVersion) -> int:
 def _execute_batch(prediction: Prediction) -> None:
     version = prediction.version
     timeout = version.timeout_seconds
+    loaded = predictors.fetch(version)  # before the run starts, as for single rows
     if not prediction.mark_running(lease_seconds=_lease(version)):
         return
     started = time.monotonic()
     try:
-        finished = _run_batch(prediction, predictors.get(version), started, timeout)
+        finished = _run_batch(prediction, loaded, started, timeout)
     except Exception as exc:
         finished = prediction.mark_failed(*_failure(exc, version))
     if finished:
@@ -211,6 +212,9 @@ def _execute_batch(prediction: Prediction) -> None:
 
 def _execute_singles(first: Prediction) -> None:
     version = first.version
+    # The model is loaded before the rows are claimed, so their started -> finished time is
+    # inference alone; a cold start counts in end-to-end latency and in load_seconds.
+    loaded = predictors.fetch(version)
     claimed = Prediction.objects.claim_singles(
         first_id=first.pk,
         version_id=version.pk,
@@ -221,7 +225,7 @@ def _execute_singles(first: Prediction) -> None:
         return
     claimed_by_this_process.clear()
     claimed_by_this_process.update(str(pk) for pk, _, _ in claimed)
-    _run_claimed(first, claimed, version)
+    _run_claimed(first, claimed, version, loaded)
     # Kept if the job is interrupted (an exception escapes), so the worker can hand them back.
     claimed_by_this_process.clear()
 
@@ -231,34 +235,32 @@ def _execute_singles(first: Prediction) -> None:
 claimed_by_this_process: set[str] = set()
 
 
-def _run_claimed(first: Prediction, claimed: list, version: ModelVersion) -> None:
+def _run_claimed(first: Prediction, claimed: list, version: ModelVersion, loaded: Loaded) -> None:
     queue.drop_jobs([pk for pk, _, _ in claimed if pk != first.pk])
     started = time.monotonic()
     try:
-        predictor = predictors.get(version)
-        outputs = predictor.predict([row for _, _, row in claimed])
+        outputs = loaded.predictor().predict([row for _, _, row in claimed])
         _check_deadline(started, version.timeout_seconds)
     except Exception as exc:
         if len(claimed) == 1 or isinstance(exc, (JobTimeoutException, _DeadlineExceeded)):
             _fail_claimed(claimed, version, exc)
             return
         # One bad row must not fail its neighbours: run them one by one to find it.
-        outputs = _predict_one_by_one(claimed, version, started)
+        outputs = _predict_one_by_one(claimed, version, started, loaded)
     results = [
         (pk, attempts, output)
         for (pk, attempts, _), output in zip(claimed, outputs, strict=True)
         if output is not None
     ]
-    written = Prediction.objects.store_outputs(results)
+    written = Prediction.objects.store_outputs(results, load_seconds=loaded.seconds)
     queue.notify_done(*written)
 
 
-def _predict_one_by_one(claimed, version: ModelVersion, started: float) -> list:
-    predictor = predictors.get(version)
+def _predict_one_by_one(claimed, version: ModelVersion, started: float, loaded: Loaded) -> list:
     outputs = []
     for pk, attempts, row in claimed:
         try:
-            [output] = predictor.predict([row])
+            [output] = loaded.predictor().predict([row])
             _check_deadline(started, version.timeout_seconds)
             outputs.append(output)
         except Exception as exc:
@@ -315,7 +317,8 @@ _STORE_CHUNK_SQL = f"""
 """
 
 
-def _run_batch(prediction: Prediction, predictor, started: float, timeout: int) -> bool:
+def _run_batch(prediction: Prediction, loaded: Loaded, started: float, timeout: int) -> bool:
+    predictor = loaded.predictor()
     chunks = list(
         prediction.chunks.filter(output_matrix__isnull=True)
         .order_by("seq")
@@ -342,7 +345,7 @@ def _run_batch(prediction: Prediction, predictor, started: float, timeout: int) 
             still_running = cursor.rowcount
         if not still_running:  # cancelled (or taken over) meanwhile: stop here
             return False
-    return prediction.mark_succeeded(None)
+    return prediction.mark_succeeded(None, load_seconds=loaded.seconds)
 
 
 # --- User actions ------------------------------------------------------------------------------
