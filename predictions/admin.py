@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from mlservice.errors import ServiceError
-from predictions import services
+from predictions import actions
 from predictions.models import Prediction, Status
 
 
@@ -167,7 +167,7 @@ class PredictionAdmin(admin.ModelAdmin):
     def cancel(self, request, queryset):
         for prediction in queryset:
             try:
-                services.prediction_cancel(prediction=prediction)
+                actions.prediction_cancel(prediction=prediction)
             except ServiceError as exc:
                 self.message_user(request, f"{prediction.pk}: {exc.detail}", messages.WARNING)
 
@@ -175,7 +175,7 @@ class PredictionAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         for prediction in queryset:
             try:
-                retried = services.prediction_retry(prediction=prediction, user=prediction.user)
+                retried = actions.prediction_retry(prediction=prediction, user=prediction.user)
                 self.message_user(request, f"{prediction.pk} retried as {retried.pk}.")
             except ServiceError as exc:
                 self.message_user(request, f"{prediction.pk}: {exc.detail}", messages.WARNING)

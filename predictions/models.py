@@ -1,4 +1,11 @@
-"""A prediction is a database row; the row, never the RQ job, is the source of truth."""
+"""A prediction is a database row; the row, never the RQ job, is the source of truth.
+
+Its status changes only here: one row through `Prediction`'s methods (`mark_running`,
+`mark_succeeded`, `mark_failed`, `mark_cancelled`, `release_for_retry`, `store_chunk`), many
+rows at once through `PredictionQuerySet`'s (`claim_singles`, `store_outputs`, `hand_back`,
+`expire_leases`). Each is a conditional UPDATE, so a prediction completes at most once, and a
+terminal status settles the prediction's credits in the same transaction.
+"""
 
 import json
 import uuid
@@ -8,6 +15,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from billing.services import settle
 from mlservice import rawsql
 
 
@@ -40,67 +48,70 @@ class PredictionQuerySet(models.QuerySet):
     def of(self, user):
         return self.filter(user=user)
 
+    # --- Transitions of many rows at once --------------------------------------------------
+
     def claim_singles(self, *, first_id, version_id: int, limit: int, lease_seconds: float):
-        """Claim `first_id` plus up to limit-1 other pending single-row predictions of the same
-        version, oldest first, in one statement. Rows another worker holds are skipped (SKIP
-        LOCKED), so concurrent workers never claim the same row. Returns
-        [(id, attempts, input)] for every row claimed; empty when there was none."""
-        table = Prediction._meta.db_table
-        sql = f"""
-            WITH picked AS (
-                SELECT id FROM {table}
-                WHERE status = 'pending' AND is_batch = false
-                  AND (id = %(first)s OR version_id = %(version)s)
-                ORDER BY (id = %(first)s) DESC, created_at
-                LIMIT %(limit)s
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE {table} AS p
-            SET status = 'running', started_at = now(), attempts = p.attempts + 1,
-                lease_expires_at = now() + make_interval(secs => %(lease)s::float8)
-            FROM picked WHERE p.id = picked.id
-            RETURNING p.id, p.attempts, p.input
-        """
-        params = {"first": first_id, "version": version_id, "limit": limit, "lease": lease_seconds}
+        """pending -> running for `first_id` plus up to limit-1 other pending single-row
+        predictions of the same version, oldest first, in one statement. Rows another worker
+        holds are skipped (SKIP LOCKED), so concurrent workers never claim the same row.
+        Returns [(id, attempts, input)] for every row claimed; empty when there was none."""
+        params = {
+            "pending": Status.PENDING.value,
+            "running": Status.RUNNING.value,
+            "first": first_id,
+            "version": version_id,
+            "limit": limit,
+            "lease": lease_seconds,
+        }
         with rawsql.cursor() as cursor:  # prepared: every job runs it
-            cursor.execute(sql, params)
+            cursor.execute(_CLAIM_SINGLES_SQL, params)
             rows = cursor.fetchall()
         # Whatever was claimed is this worker's to finish now, even when another worker got
         # `first_id` itself: returning them unrun would leave them `running` until their lease
         # runs out.
-        inputs = {row[0]: row[2] for row in rows}
-        return [(pk, attempts, _json(inputs[pk])) for pk, attempts, _ in rows]
+        return [(pk, attempts, _json(row)) for pk, attempts, row in rows]
 
     def store_outputs(self, results: list[tuple], *, load_seconds: float | None = None) -> list:
-        """Mark many running predictions succeeded with their outputs, in one statement.
+        """running -> succeeded for many predictions with their outputs, in one statement.
         `results` is [(id, attempts, output)]; a row is only written if it is still running
         under that attempt. `load_seconds`: the model load they all waited for, if any.
         Returns the ids written."""
         if not results:
             return []
-        table = Prediction._meta.db_table
         values = ", ".join(["(%s::uuid, %s::int, %s::jsonb)"] * len(results))
-        params = [load_seconds]
-        params += [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
-        sql = f"""
-            UPDATE {table} AS p
-            SET status = 'succeeded', output = v.output, progress = 1.0, finished_at = now(),
-                lease_expires_at = NULL, load_seconds = %s::float8
-            FROM (VALUES {values}) AS v(id, attempts, output)
-            WHERE p.id = v.id AND p.status = 'running' AND p.attempts = v.attempts
-            RETURNING p.id, p.cost
-        """
+        rows = [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
+        # In the statement's order.
+        params = [Status.SUCCEEDED.value, load_seconds, *rows, Status.RUNNING.value]
         with transaction.atomic(), rawsql.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_STORE_OUTPUTS_SQL.format(values=values), params)
             written = cursor.fetchall()
             # Charged predictions capture their credits in the same transaction as the status.
-            if any(cost for _, cost in written):
-                from billing.services import settle  # billing reads predictions; import late
-
-                for pk, cost in written:
-                    if cost:
-                        settle(prediction_id=pk, status=Status.SUCCEEDED)
+            for pk, cost in written:
+                if cost:
+                    settle(prediction_id=pk, status=Status.SUCCEEDED)
         return [pk for pk, _ in written]
+
+    def hand_back(self, ids) -> list["Prediction"]:
+        """running -> pending for those of `ids` still running (their worker is stopping);
+        finished or cancelled ones are left as they are. Returns the predictions handed back,
+        with their versions, for the caller to enqueue again."""
+        running = self.running().filter(pk__in=ids).select_related("version")
+        return [prediction for prediction in running if prediction.release_for_retry()]
+
+    def expire_leases(self, *, max_attempts: int, chunk_size: int = 1000):
+        """Running predictions whose lease ran out (their worker died): back to pending while
+        they have attempts left, else failed as `worker_lost`. Returns (released, failed), the
+        released with their versions, for the caller to enqueue again."""
+        released, failed = [], []
+        expired = self.running().filter(lease_expires_at__lt=timezone.now())
+        for prediction in expired.select_related("version").iterator(chunk_size=chunk_size):
+            if prediction.attempts >= max_attempts:
+                message = f"The worker running this prediction stopped {prediction.attempts} times."
+                if prediction.mark_failed("worker_lost", message):
+                    failed.append(prediction)
+            elif prediction.release_for_retry():
+                released.append(prediction)
+        return released, failed
 
 
 class Prediction(models.Model):
@@ -159,7 +170,7 @@ class Prediction(models.Model):
             models.Index(
                 fields=["status", "created_at"],
                 name="prediction_status_age",
-                condition=Q(status__in=["pending", "running"]),
+                condition=Q(status__in=[Status.PENDING, Status.RUNNING]),
             ),
             models.Index(fields=["version", "created_at"], name="prediction_version_time"),
             # Operations: the dashboard's window scans read only this index (index-only scan);
@@ -203,8 +214,6 @@ class Prediction(models.Model):
             condition &= Q(attempts=attempt)
         if values.get("status") in TERMINAL:
             # A finished prediction settles its credits in the same transaction as its status.
-            from billing.services import settle  # billing reads predictions; import late
-
             with transaction.atomic():
                 updated = Prediction.objects.filter(condition).update(**values)
                 if updated:
@@ -263,7 +272,7 @@ class Prediction(models.Model):
         )
 
     def release_for_retry(self) -> bool:
-        """A running row whose worker vanished goes back to pending (the lease has expired)."""
+        """A running row whose worker vanished or stopped goes back to pending."""
         return self._transition(
             from_status=[Status.RUNNING],
             attempt=self.attempts,
@@ -271,6 +280,25 @@ class Prediction(models.Model):
             lease_expires_at=None,
             progress=0.0,
         )
+
+    def store_chunk(self, *, chunk_id: int, outputs: bytes, progress: float) -> bool:
+        """A running batch's chunk outputs and its progress, in one statement (one commit per
+        chunk). False when this attempt no longer runs the batch (cancelled, or taken over
+        after its lease ran out): nothing is written then, and the caller stops."""
+        params = {
+            "outputs": outputs,
+            "chunk": chunk_id,
+            "progress": progress,
+            "prediction": self.pk,
+            "running": Status.RUNNING.value,
+            "attempts": self.attempts,
+        }
+        with rawsql.cursor() as cursor:
+            cursor.execute(_STORE_CHUNK_SQL, params)
+            still_running = cursor.rowcount
+        if still_running:
+            self.progress = progress
+        return bool(still_running)
 
 
 class PredictionChunk(models.Model):
@@ -292,6 +320,42 @@ class PredictionChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction_id} chunk {self.seq}"
+
+
+_PREDICTIONS = Prediction._meta.db_table
+_CHUNKS = PredictionChunk._meta.db_table
+
+_CLAIM_SINGLES_SQL = f"""
+    WITH picked AS (
+        SELECT id FROM {_PREDICTIONS}
+        WHERE status = %(pending)s AND is_batch = false
+          AND (id = %(first)s OR version_id = %(version)s)
+        ORDER BY (id = %(first)s) DESC, created_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE {_PREDICTIONS} AS p
+    SET status = %(running)s, started_at = now(), attempts = p.attempts + 1,
+        lease_expires_at = now() + make_interval(secs => %(lease)s::float8)
+    FROM picked WHERE p.id = picked.id
+    RETURNING p.id, p.attempts, p.input
+"""
+
+# {values} is one "(%s::uuid, %s::int, %s::jsonb)" per row written.
+_STORE_OUTPUTS_SQL = f"""
+    UPDATE {_PREDICTIONS} AS p
+    SET status = %s, output = v.output, progress = 1.0, finished_at = now(),
+        lease_expires_at = NULL, load_seconds = %s::float8
+    FROM (VALUES {{values}}) AS v(id, attempts, output)
+    WHERE p.id = v.id AND p.status = %s AND p.attempts = v.attempts
+    RETURNING p.id, p.cost
+"""
+
+_STORE_CHUNK_SQL = f"""
+    WITH chunk AS (UPDATE {_CHUNKS} SET output_matrix = %(outputs)s WHERE id = %(chunk)s)
+    UPDATE {_PREDICTIONS} SET progress = %(progress)s
+    WHERE id = %(prediction)s AND status = %(running)s AND attempts = %(attempts)s
+"""
 
 
 class ModelLoad(models.Model):

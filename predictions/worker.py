@@ -1,7 +1,7 @@
 """The prediction worker: a non-forking RQ worker, so loaded models stay in memory.
 
 RQ's default worker forks a fresh process per job, which re-imports scikit-learn and reloads
-the model every time (under 1 prediction/s here). This one runs jobs in its own process, keeps
+the model every time. This one runs jobs in its own process, keeps
 predictors in a bounded LRU cache (PREDICTOR_CACHE_SIZE), and runs the reconciler periodically
 in a background thread (one worker at a time, via a Redis lock).
 
@@ -20,6 +20,9 @@ import threading
 from django.conf import settings
 from django.db import connections
 from rq.worker import SimpleWorker, WorkerStatus
+
+from predictions import execute, housekeeping, queue
+from predictions.models import Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +43,6 @@ class PredictionWorker(SimpleWorker):
         import onnxruntime  # noqa: F401
         import sklearn  # noqa: F401
 
-        from registry import runtimes  # noqa: F401
-
         stop = threading.Event()
         if not kwargs.get("burst"):
             threading.Thread(
@@ -57,9 +58,7 @@ class PredictionWorker(SimpleWorker):
         while not stop.wait(interval):
             try:
                 if self.connection.set(RECONCILE_LOCK, self.name, nx=True, ex=interval):
-                    from predictions.services import reconcile
-
-                    counts = reconcile()
+                    counts = housekeeping.reconcile()
                     if any(counts.values()):
                         logger.warning("Reconciler repaired predictions: %s", counts)
             except Exception:
@@ -100,19 +99,13 @@ class PredictionWorker(SimpleWorker):
                 self._hand_back(job)
 
     def _hand_back(self, job) -> None:
-        from predictions import queue, services
-        from predictions.models import Prediction, Status
-
         # The interrupted job may have left its database connection mid-query.
         connections.close_all()
         # The job's own prediction, plus the single rows it claimed alongside (batching).
-        ids = {*(job.args[:1] or []), *services.claimed_by_this_process}
-        services.claimed_by_this_process.clear()
-        running = Prediction.objects.select_related("version").filter(
-            pk__in=ids, status=Status.RUNNING
-        )
-        for prediction in running:  # finished or cancelled ones are left as they are
-            if prediction.release_for_retry():
-                queue.enqueue(prediction.pk, timeout=prediction.version.timeout_seconds)
-                logger.warning("Handed prediction %s back to the queue", prediction.pk)
+        ids = {*(job.args[:1] or []), *execute.claimed_by_this_process}
+        execute.claimed_by_this_process.clear()
+        handed_back = Prediction.objects.hand_back(ids)
+        queue.enqueue_many([(p.pk, p.version.timeout_seconds) for p in handed_back])
+        for prediction in handed_back:
+            logger.warning("Handed prediction %s back to the queue", prediction.pk)
         connections.close_all()
