@@ -7,7 +7,7 @@ from django.utils.text import Truncator
 
 from mlservice.errors import ServiceError
 from predictions import actions
-from predictions.models import Prediction, Status
+from predictions.models import ModelLoad, Prediction, Status
 
 
 def readable_seconds(seconds: float) -> str:
@@ -179,3 +179,26 @@ class PredictionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{prediction.pk} retried as {retried.pk}.")
             except ServiceError as exc:
                 self.message_user(request, f"{prediction.pk}: {exc.detail}", messages.WARNING)
+
+
+@admin.register(ModelLoad)
+class ModelLoadAdmin(admin.ModelAdmin):
+    """Cold starts, read-only: which worker loaded which version, and how long it took."""
+
+    list_display = ("loaded_at", "version", "load_time", "process")
+    list_filter = ("version__model",)
+    list_select_related = ("version__model",)
+    date_hierarchy = "loaded_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="load time", ordering="seconds")
+    def load_time(self, obj):
+        return readable_seconds(obj.seconds)

@@ -5,6 +5,7 @@ import re
 import pytest
 
 from predictions.admin import readable_seconds
+from predictions.models import ModelLoad
 from tests.predictions.conftest import SETOSA, run_worker, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -14,6 +15,8 @@ LIST_URL = "/admin/predictions/prediction/"
 
 @pytest.fixture
 def staff_browser(client, staff_user):
+    staff_user.is_superuser = True
+    staff_user.save()
     client.force_login(staff_user)
     return client
 
@@ -71,3 +74,12 @@ def test_a_value_shows_as_a_number_and_a_failure_as_its_error_code(
 )
 def test_durations_read_as_a_person_says_them(seconds, shown):
     assert readable_seconds(seconds) == shown
+
+
+def test_staff_see_each_model_load_read_only(staff_browser, alice_client, iris):
+    submit(alice_client, {"model": "iris", "input": SETOSA})
+    run_worker()
+    [load] = ModelLoad.objects.all()
+    page = staff_browser.get("/admin/predictions/modelload/").content.decode()
+    assert "iris v2" in page and readable_seconds(load.seconds) in page and load.process in page
+    assert staff_browser.get("/admin/predictions/modelload/add/").status_code == 403
