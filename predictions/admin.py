@@ -8,6 +8,7 @@ from django.utils.text import Truncator
 from mlservice.errors import ServiceError
 from predictions import actions
 from predictions.models import ModelLoad, Prediction, Status
+from registry.admin import ReadOnlyAdmin
 
 
 def readable_seconds(seconds: float) -> str:
@@ -182,22 +183,13 @@ class PredictionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelLoad)
-class ModelLoadAdmin(admin.ModelAdmin):
-    """Cold starts, read-only: which worker loaded which version, and how long it took."""
+class ModelLoadAdmin(ReadOnlyAdmin):
+    """Cold starts: which worker loaded which version, and how long it took."""
 
     list_display = ("loaded_at", "version", "load_time", "process")
     list_filter = ("version__model",)
     list_select_related = ("version__model",)
     date_hierarchy = "loaded_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="load time", ordering="seconds")
     def load_time(self, obj):

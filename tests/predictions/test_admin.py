@@ -13,14 +13,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 LIST_URL = "/admin/predictions/prediction/"
 
 
-@pytest.fixture
-def staff_browser(client, staff_user):
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
 def list_row(page: str, prediction_id: str) -> str:
     """The changelist row of a prediction, as text: its cells joined by ' | '."""
     body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
@@ -30,13 +22,13 @@ def list_row(page: str, prediction_id: str) -> str:
 
 
 def test_the_list_shows_a_short_id_the_label_the_row_count_and_the_duration(
-    staff_browser, alice_client, iris
+    admin_client, alice_client, iris
 ):
     single = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
     batch = submit(alice_client, {"model": "iris", "inputs": [SETOSA] * 12}).json()["id"]
     run_worker()
 
-    page = staff_browser.get(LIST_URL).content.decode()
+    page = admin_client.get(LIST_URL).content.decode()
 
     # The first prediction waited for the worker to load the model (a cold start).
     assert re.fullmatch(
@@ -49,14 +41,14 @@ def test_the_list_shows_a_short_id_the_label_the_row_count_and_the_duration(
 
 
 def test_a_value_shows_as_a_number_and_a_failure_as_its_error_code(
-    staff_browser, alice_client, exploding
+    admin_client, alice_client, exploding
 ):
     value = submit(alice_client, {"model": "exploding", "input": {"x": 1, "y": 2.5}}).json()["id"]
     run_worker()
     failed = submit(alice_client, {"model": "exploding", "input": {"x": 101, "y": 2}}).json()["id"]
     run_worker()
 
-    page = staff_browser.get(LIST_URL).content.decode()
+    page = admin_client.get(LIST_URL).content.decode()
 
     assert "| Succeeded | 3.5 |" in list_row(page, value)
     assert "| Failed | model_error |" in list_row(page, failed)
@@ -76,10 +68,10 @@ def test_durations_read_as_a_person_says_them(seconds, shown):
     assert readable_seconds(seconds) == shown
 
 
-def test_staff_see_each_model_load_read_only(staff_browser, alice_client, iris):
+def test_staff_see_each_model_load_read_only(admin_client, alice_client, iris):
     submit(alice_client, {"model": "iris", "input": SETOSA})
     run_worker()
     [load] = ModelLoad.objects.all()
-    page = staff_browser.get("/admin/predictions/modelload/").content.decode()
+    page = admin_client.get("/admin/predictions/modelload/").content.decode()
     assert "iris v2" in page and readable_seconds(load.seconds) in page and load.process in page
-    assert staff_browser.get("/admin/predictions/modelload/add/").status_code == 403
+    assert admin_client.get("/admin/predictions/modelload/add/").status_code == 403

@@ -23,12 +23,6 @@ def slow_to_load(db, tmp_path):
     return register_hostile("slow-to-load", hostile_models.SlowToLoadRegressor, tmp_path)
 
 
-@pytest.fixture
-def staff_browser(client, staff_user):
-    client.force_login(staff_user)
-    return client
-
-
 def cold_then_warm(client) -> tuple[Prediction, Prediction]:
     """Two predictions, each run by the worker on its own: the first loads the model."""
     ids = []
@@ -79,10 +73,10 @@ def version_row(page: str, label: str) -> list[str]:
 
 
 def test_the_dashboard_shows_the_load_on_its_own_and_inference_without_it(
-    staff_browser, alice_client, slow_to_load
+    admin_client, alice_client, slow_to_load
 ):
     cold, _ = cold_then_warm(alice_client)
-    page = staff_browser.get("/admin/dashboard/?days=1").content.decode()
+    page = admin_client.get("/admin/dashboard/?days=1").content.decode()
 
     name, _aliases, count, _failures, end_to_end, inference, loads = version_row(
         page, "slow-to-load v1"

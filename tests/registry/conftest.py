@@ -127,14 +127,6 @@ def malicious_pickle(target: Path) -> bytes:
 
 
 @pytest.fixture
-def admin_client(client, staff_user):
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
 def iris_model(db):
     return MLModel.objects.create(name="iris", task="classification", title="Iris")
 
