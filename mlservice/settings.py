@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "registry",
     "predictions",
     "billing",
+    "inference",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -180,14 +182,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["mlservice.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "mlservice.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON only: the views that take a file upload declare multipart themselves, so the schema
+    # offers each operation exactly the bodies it accepts.
+    "DEFAULT_PARSER_CLASSES": ["mlservice.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "mlservice.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mlservice.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlservice.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "login_ip_username": env.str("LOGIN_RATE_PER_IP_AND_USERNAME", default="10/min"),
@@ -232,7 +232,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mlservice API",
     "DESCRIPTION": (
         "Serve ML predictions: register models, submit predictions, read results. "
-        'Every error has the shape {"error": {"code", "message", "fields"?}}. '
+        'Every error has the shape {"error": {"code", "message", "fields"?, ...}} '
+        "(the `Error` schema), on every status each operation lists. "
         "Authenticate with `Authorization: Bearer <access token>` from /api/v1/auth/token/."
     ),
     "VERSION": "1.0.0",
@@ -240,10 +241,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mlservice.openapi.postprocess",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Both predictions and webhook deliveries have a `status`; each gets its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "predictions.models.Status",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # --- Background jobs (django-rq) ---------------------------------------------------------------
@@ -433,3 +443,21 @@ CONTENT_SECURITY_POLICY = {
 MIDDLEWARE.insert(
     MIDDLEWARE.index("mlservice.logs.RequestIdMiddleware") + 1, "mlservice.health.ProbeMiddleware"
 )
+
+# --- Webhooks ----------------------------------------------------------------------------------
+# Completion webhooks: how long one attempt may take (connect, then each read), how long a
+# delivery is retried (an endpoint failing that long is disabled), and the backoff between
+# attempts (base x 2^(attempt-1), capped). Retries are picked up by the workers' periodic pass.
+WEBHOOKS_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOKS_CONNECT_TIMEOUT_SECONDS", default=3.0)
+WEBHOOKS_READ_TIMEOUT_SECONDS = env.float("WEBHOOKS_READ_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_RETRY_FOR_SECONDS = env.int("WEBHOOKS_RETRY_FOR_SECONDS", default=86400)
+WEBHOOKS_BACKOFF_BASE_SECONDS = env.float("WEBHOOKS_BACKOFF_BASE_SECONDS", default=30.0)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=3 * 3600.0)
+# An attempt whose worker died is tried again once its timeouts plus this much have passed.
+WEBHOOKS_LEASE_GRACE_SECONDS = env.float("WEBHOOKS_LEASE_GRACE_SECONDS", default=30.0)
+# Only this much of a receiver's answer is kept, for the owner to read.
+WEBHOOKS_RESPONSE_EXCERPT_CHARS = env.int("WEBHOOKS_RESPONSE_EXCERPT_CHARS", default=500)
+# Loopback, private, link-local and metadata addresses are refused unless this is on
+# (development against a local receiver; tests).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_MAX_ENDPOINTS_PER_USER = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_USER", default=20)

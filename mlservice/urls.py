@@ -14,12 +14,15 @@ api_v1 = [
     path("", include("registry.urls")),
     path("", include("predictions.urls")),
     path("billing/", include("billing.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include(api_v1)),
+    # The Open Inference Protocol (KServe V2), beside the REST API.
+    path("", include("inference.urls")),  # /v2 and below
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's start-up script from its own URL, so the Content-Security-Policy needs no inline.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),

@@ -4,7 +4,8 @@ Its status changes only here: one row through `Prediction`'s methods (`mark_runn
 `mark_succeeded`, `mark_failed`, `mark_cancelled`, `release_for_retry`, `store_chunk`), many
 rows at once through `PredictionQuerySet`'s (`claim_singles`, `store_outputs`, `hand_back`,
 `expire_leases`). Each is a conditional UPDATE, so a prediction completes at most once, and a
-terminal status settles the prediction's credits in the same transaction.
+terminal status settles the prediction's credits and sends `prediction_finished`
+(predictions/signals.py) in the same transaction.
 """
 
 import json
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from billing.services import settle
 from mlservice import rawsql
+from predictions.signals import prediction_finished
 
 
 class Status(models.TextChoices):
@@ -89,6 +91,9 @@ class PredictionQuerySet(models.QuerySet):
             for pk, cost in written:
                 if cost:
                     settle(prediction_id=pk, status=Status.SUCCEEDED)
+            if written:
+                ids = [pk for pk, _ in written]
+                prediction_finished.send(Prediction, prediction_ids=ids, status=Status.SUCCEEDED)
         return [pk for pk, _ in written]
 
     def hand_back(self, ids) -> list["Prediction"]:
@@ -218,6 +223,9 @@ class Prediction(models.Model):
                 updated = Prediction.objects.filter(condition).update(**values)
                 if updated:
                     settle(prediction_id=self.pk, status=values["status"])
+                    prediction_finished.send(
+                        Prediction, prediction_ids=[self.pk], status=values["status"]
+                    )
         else:
             updated = Prediction.objects.filter(condition).update(**values)
         if updated:

@@ -73,10 +73,19 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
             "application/json": PredictionCreateSerializer,
             "multipart/form-data": PredictionCSVSerializer,
         },
-        responses={202: PredictionSerializer, 200: PredictionSerializer},
+        responses={
+            202: OpenApiResponse(
+                PredictionSerializer, description="Stored and queued: a new prediction."
+            ),
+            200: OpenApiResponse(
+                PredictionSerializer,
+                description="An Idempotency-Key already used with this body: the first "
+                "prediction, as it is now.",
+            ),
+        },
         description="JSON: one row (`input`) or many (`inputs`). Multipart: a CSV `file` whose "
-        "header names the features. Answers 202 with the stored prediction; it "
-        "runs asynchronously (poll its Location, or GET it with `?wait=`).",
+        "header names the features. A new prediction answers 202 and runs asynchronously "
+        "(poll its Location, or GET it with `?wait=`); a repeated Idempotency-Key answers 200.",
     )
     def create(self, request):
         user = request.user
@@ -103,7 +112,11 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
             prediction, created = _create_from_json(user, key, data.validated_data)
         return self._accepted(prediction, created)
 
-    @extend_schema(parameters=[WAIT])
+    @extend_schema(
+        parameters=[WAIT],
+        description="With `?wait=N` the answer waits up to N seconds for the prediction to "
+        "finish, then shows it as it is then.",
+    )
     def retrieve(self, request, pk=None):
         prediction = self.get_object()
         wait = request.query_params.get("wait")
@@ -117,7 +130,11 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
             prediction = actions.prediction_wait(prediction=prediction, seconds=seconds)
         return Response(PredictionSerializer(prediction).data)
 
-    @extend_schema(responses=PredictionListSerializer(many=True))
+    @extend_schema(
+        responses=PredictionListSerializer(many=True),
+        description="Filter by model, version, status (one or more, comma-separated) and "
+        "creation time; a batch's rows are left out (read them on the prediction).",
+    )
     def list(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(PredictionListSerializer(page, many=True).data)
@@ -137,13 +154,7 @@ class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
-        responses={
-            200: OpenApiResponse(
-                description="The batch's inputs and outputs as CSV, or "
-                "`{id, model, version, row_count, outputs}`"
-                " as JSON."
-            )
-        },
+        responses={200: OpenApiResponse(description="CSV or JSON (see the content types).")},
     )
     @action(detail=True, methods=["get"])
     def result(self, request, pk=None):

@@ -23,6 +23,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 
 from predictions import execute, housekeeping, queue
 from predictions.models import Prediction
+from predictions.signals import housekeeping_done
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class PredictionWorker(SimpleWorker):
                     counts = housekeeping.reconcile()
                     if any(counts.values()):
                         logger.warning("Reconciler repaired predictions: %s", counts)
+                    housekeeping_done.send(PredictionWorker)
             except Exception:
                 logger.exception("Periodic reconcile failed; will try again")
             finally:

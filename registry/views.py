@@ -1,7 +1,7 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from registry import selectors, services
@@ -109,7 +109,7 @@ class ModelVersionViewSet(RegistryViewSet):
     serializer_class = VersionSerializer
     lookup_field = "number"
     lookup_value_regex = r"[0-9]+"
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # an upload carries the artifact file
 
     def get_queryset(self):
         return selectors.versions_of(self.model())
@@ -125,7 +125,12 @@ class ModelVersionViewSet(RegistryViewSet):
         )
         return Response(VersionSerializer(version).data)
 
-    @extend_schema(request=VersionUploadSerializer, responses={201: VersionSerializer})
+    @extend_schema(
+        request=VersionUploadSerializer,
+        responses={201: VersionSerializer},
+        description="Multipart: the artifact `file` and its metadata; `input_schema`, "
+        "`input_example`, `labels` and `metrics` are fields of JSON text.",
+    )
     def create(self, request, model_name=None):
         data = VersionUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -30,6 +30,12 @@ from tests.predictions.conftest import (  # noqa: F401 - fixtures
     register_hostile,
     submit,
 )
+from tests.webhooks.conftest import (  # noqa: F401 - fixtures
+    endpoint,
+    owner,
+    owner_client,
+    receiver,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,8 +139,8 @@ class Processes:
         self.started.append(process)
         return process
 
-    def worker(self, *, burst: bool = False, **extra) -> subprocess.Popen:
-        args = [sys.executable, "manage.py", "rqworker", "predictions"]
+    def worker(self, *, burst: bool = False, queues=("predictions",), **extra) -> subprocess.Popen:
+        args = [sys.executable, "manage.py", "rqworker", *queues]
         return self._spawn("worker", args + (["--burst"] if burst else []), extra)
 
     def web(self, port: int, **extra) -> subprocess.Popen:
