@@ -53,13 +53,3 @@ def user_client(user):
 @pytest.fixture
 def staff_client(staff_user):
     return client_for(staff_user)
-
-
-@pytest.fixture
-def admin_client(client, staff_user):
-    """A browser session in the admin, as a staff superuser (pytest-django's own logs in a
-    user named admin; the tests want the one named staff)."""
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
