@@ -9,7 +9,7 @@ from rq.timeouts import JobTimeoutException
 
 from mlservice import rawsql
 from predictions import columns, queue, selectors
-from predictions.cache import ArtifactTampered, predictors
+from predictions.cache import ArtifactTampered, Loaded, predictors
 from predictions.models import Prediction, PredictionChunk, Status
 from registry.models import ModelVersion
 
@@ -101,11 +101,12 @@ def _describe(exc: Exception) -> str:
 
 def _execute_batch(prediction: Prediction) -> None:
     version = prediction.version
+    loaded = predictors.fetch(version)  # before the run starts, as for single rows
     if not prediction.mark_running(lease_seconds=_lease(version)):
         return
     started = time.monotonic()
     try:
-        finished = _run_batch(prediction, predictors.get(version), started)
+        finished = _run_batch(prediction, loaded, started)
     except Exception as exc:
         finished = prediction.mark_failed(*_failure(exc, version))
     if finished:
@@ -115,7 +116,8 @@ def _execute_batch(prediction: Prediction) -> None:
 _CHUNK_INPUT_SQL = f"SELECT input_matrix FROM {PredictionChunk._meta.db_table} WHERE id = %s"
 
 
-def _run_batch(prediction: Prediction, predictor, started: float) -> bool:
+def _run_batch(prediction: Prediction, loaded: Loaded, started: float) -> bool:
+    predictor = loaded.predictor()
     timeout = prediction.version.timeout_seconds
     chunks = list(
         prediction.chunks.filter(output_matrix__isnull=True)
@@ -132,7 +134,7 @@ def _run_batch(prediction: Prediction, predictor, started: float) -> bool:
             progress=(start + len(outputs)) / prediction.row_count,
         ):
             return False  # cancelled (or taken over) meanwhile: stop here
-    return prediction.mark_succeeded(None)
+    return prediction.mark_succeeded(None, load_seconds=loaded.seconds)
 
 
 # --- Single rows: claimed and run together -----------------------------------------------------
@@ -167,6 +169,9 @@ def _fair_turn(version: ModelVersion) -> int | None:
 def _serve(first_id, version: ModelVersion) -> bool:
     """Claim and run pending single rows of `version` (`first_id` first); False if none."""
     _last_served[version.pk] = time.monotonic()
+    # The model is loaded before the rows are claimed, so their started -> finished time is
+    # inference alone; a cold start counts in end-to-end latency and in load_seconds.
+    loaded = predictors.fetch(version)
     claimed = Prediction.objects.claim_singles(
         first_id=first_id,
         version_id=version.pk,
@@ -177,40 +182,38 @@ def _serve(first_id, version: ModelVersion) -> bool:
         return False
     claimed_by_this_process.clear()
     claimed_by_this_process.update(str(pk) for pk, _, _ in claimed)
-    _run_claimed(first_id, claimed, version)
+    _run_claimed(first_id, claimed, version, loaded)
     # Kept if the job is interrupted (an exception escapes), so the worker can hand them back.
     claimed_by_this_process.clear()
     return True
 
 
-def _run_claimed(first_id, claimed: list, version: ModelVersion) -> None:
+def _run_claimed(first_id, claimed: list, version: ModelVersion, loaded: Loaded) -> None:
     queue.drop_jobs([pk for pk, _, _ in claimed if pk != first_id])
     started = time.monotonic()
     try:
-        predictor = predictors.get(version)
-        outputs = predictor.predict([row for _, _, row in claimed])
+        outputs = loaded.predictor().predict([row for _, _, row in claimed])
         _check_deadline(started, version.timeout_seconds)
     except Exception as exc:
         if len(claimed) == 1 or isinstance(exc, (JobTimeoutException, _DeadlineExceeded)):
             _fail_claimed(claimed, version, exc)
             return
         # One bad row must not fail its neighbours: run them one by one to find it.
-        outputs = _predict_one_by_one(claimed, version, started)
+        outputs = _predict_one_by_one(claimed, version, started, loaded)
     results = [
         (pk, attempts, output)
         for (pk, attempts, _), output in zip(claimed, outputs, strict=True)
         if output is not None
     ]
-    written = Prediction.objects.store_outputs(results)
+    written = Prediction.objects.store_outputs(results, load_seconds=loaded.seconds)
     queue.notify_done(*written)
 
 
-def _predict_one_by_one(claimed, version: ModelVersion, started: float) -> list:
-    predictor = predictors.get(version)
+def _predict_one_by_one(claimed, version: ModelVersion, started: float, loaded: Loaded) -> list:
     outputs = []
     for pk, attempts, row in claimed:
         try:
-            [output] = predictor.predict([row])
+            [output] = loaded.predictor().predict([row])
             _check_deadline(started, version.timeout_seconds)
             outputs.append(output)
         except Exception as exc:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from predictions import queue
-from predictions.models import Prediction
+from predictions.models import ModelLoad, Prediction
 
 
 def reconcile(*, batch_size: int = 1000) -> dict[str, int]:
@@ -56,7 +56,8 @@ def _enqueue_lost_jobs(batch_size: int) -> int:
 def purge(
     *, older_than: timedelta, statuses: list[str], batch_size: int = 1000, progress=None
 ) -> int:
-    """Delete terminal predictions created before now - older_than, in batches."""
+    """Delete terminal predictions created before now - older_than, in batches, and the
+    records of model loads (cold starts) from before then."""
     cutoff = timezone.now() - older_than
     targets = Prediction.objects.filter(created_at__lt=cutoff, status__in=statuses)
     total = targets.count()
@@ -70,4 +71,5 @@ def purge(
         deleted += len(ids)
         if progress:
             progress(deleted, total)
+    ModelLoad.objects.filter(loaded_at__lt=cutoff).delete()
     return deleted

@@ -81,15 +81,17 @@ class PredictionQuerySet(models.QuerySet):
         # runs out.
         return [(pk, attempts, _json(row)) for pk, attempts, row in rows]
 
-    def store_outputs(self, results: list[tuple]) -> list:
+    def store_outputs(self, results: list[tuple], *, load_seconds: float | None = None) -> list:
         """running -> succeeded for many predictions with their outputs, in one statement.
         `results` is [(id, attempts, output)]; a row is only written if it is still running
-        under that attempt. Returns the ids written."""
+        under that attempt. `load_seconds`: the model load they all waited for, if any.
+        Returns the ids written."""
         if not results:
             return []
         values = ", ".join(["(%s::uuid, %s::int, %s::jsonb)"] * len(results))
         rows = [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
-        params = [Status.SUCCEEDED.value, *rows, Status.RUNNING.value]  # in the statement's order
+        # In the statement's order.
+        params = [Status.SUCCEEDED.value, load_seconds, *rows, Status.RUNNING.value]
         with transaction.atomic(), rawsql.cursor() as cursor:
             cursor.execute(_STORE_OUTPUTS_SQL.format(values=values), params)
             written = cursor.fetchall()
@@ -163,6 +165,14 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker loads the model before it starts the prediction, so started -> finished is
+    # inference alone and a cold start shows here (and in the end-to-end time).
+    load_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds it waited for the worker to load the model (a cold start); empty "
+        "when the model was loaded already.",
+    )
 
     objects = PredictionQuerySet.as_manager()
 
@@ -245,12 +255,13 @@ class Prediction(models.Model):
             self.refresh_from_db(fields=["attempts"])
         return claimed
 
-    def mark_succeeded(self, output=None) -> bool:
+    def mark_succeeded(self, output=None, *, load_seconds: float | None = None) -> bool:
         return self._transition(
             from_status=[Status.RUNNING],
             attempt=self.attempts,
             status=Status.SUCCEEDED,
             output=output,
+            load_seconds=load_seconds,
             progress=1.0,
             finished_at=timezone.now(),
             lease_expires_at=None,
@@ -350,7 +361,7 @@ _CLAIM_SINGLES_SQL = f"""
 _STORE_OUTPUTS_SQL = f"""
     UPDATE {_PREDICTIONS} AS p
     SET status = %s, output = v.output, progress = 1.0, finished_at = now(),
-        lease_expires_at = NULL
+        lease_expires_at = NULL, load_seconds = %s::float8
     FROM (VALUES {{values}}) AS v(id, attempts, output)
     WHERE p.id = v.id AND p.status = %s AND p.attempts = v.attempts
     RETURNING p.id, p.cost
@@ -361,3 +372,21 @@ _STORE_CHUNK_SQL = f"""
     UPDATE {_PREDICTIONS} SET progress = %(progress)s
     WHERE id = %(prediction)s AND status = %(running)s AND attempts = %(attempts)s
 """
+
+
+class ModelLoad(models.Model):
+    """A worker loaded a version's predictor into memory: a cold start, and how long it took.
+    The predictions that waited for it carry the same time in `Prediction.load_seconds`."""
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="loads"
+    )
+    seconds = models.FloatField()
+    process = models.CharField(max_length=255, help_text="host:pid of the worker.")
+    loaded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-loaded_at"]
+
+    def __str__(self) -> str:
+        return f"version {self.version_id} loaded in {self.seconds:.3f} s by {self.process}"

@@ -87,6 +87,10 @@ class MLModel(models.Model):
         alias = next((a for a in self.aliases.all() if a.name == PRODUCTION), None)
         return alias.version if alias else None
 
+    def latest_version(self) -> "ModelVersion | None":
+        """The version uploaded last; None before the first upload."""
+        return self.versions.order_by("-number").first()
+
 
 def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
     """A generated name: the uploaded file name never reaches the disk."""
