@@ -6,11 +6,13 @@ So each tree format reads its file in Python first and hands the library only a 
 passed these checks. No Django here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import ArtifactError
+from registry.runtimes.base import ArtifactError, Predictor
 
 
 def refuse(message: str) -> ArtifactError:
@@ -72,3 +74,36 @@ def predicted_class(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if probabilities.ndim == 1:  # in its own dtype, as the library's predict_proba computes it
         probabilities = np.column_stack([1 - probabilities, probabilities])
     return probabilities.argmax(axis=1), probabilities
+
+
+class BoosterPredictor(Predictor):
+    """A tree booster: regression is its raw output, classification the likeliest of its
+    probabilities. Subclasses set `booster` and run it in `_predict`."""
+
+    booster: Any
+
+    def _predict(self, matrix: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _regress(self, matrix: np.ndarray) -> np.ndarray:
+        return self._predict(matrix)
+
+    def _classify(self, matrix: np.ndarray) -> tuple[Sequence[Any], np.ndarray]:
+        return predicted_class(self._predict(matrix))
+
+    @classmethod
+    def load(cls, path: Path, **kwargs) -> Predictor:
+        return cls(Path(path).read_bytes(), **kwargs)
+
+
+def booster_onnx(convert: Callable, booster: Any, n_inputs: int, **options) -> bytes:
+    """A booster converted by onnxmltools' `convert` (its tree converters go up to opset 15)."""
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    onnx_model = convert(
+        booster,
+        initial_types=[("input", FloatTensorType([None, n_inputs]))],
+        target_opset=15,
+        **options,
+    )
+    return onnx_model.SerializeToString()
