@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import ArtifactError, Predictor
+from registry.runtimes.base import CLASSIFICATION, ArtifactError, Predictor
 
 
 def refuse(message: str) -> ArtifactError:
@@ -53,6 +53,15 @@ def check_indexes(where: str, what: str, values: Sequence[int], limit: int) -> N
     for value in values:
         if not 0 <= value < limit:
             raise refuse(f"{where}: {what} {value} is out of range (expected 0 to {limit - 1})")
+
+
+def check_task(objective: str, is_classifier: bool, task: str) -> None:
+    """A classifier's objective only for a classification model, a regressor's for regression."""
+    if is_classifier != (task == CLASSIFICATION):
+        raise ArtifactError(
+            f"the model's objective {objective!r} does not fit a {task} model",
+            code="task_mismatch",
+        )
 
 
 def check_labels(num_classes: int, labels: list[str] | None) -> None:

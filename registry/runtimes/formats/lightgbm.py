@@ -15,18 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import (
-    CLASSIFICATION,
-    ArtifactError,
-    Format,
-    check_feature_count,
-    check_feature_names,
-)
+from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
 from registry.runtimes.trees import (
     BoosterPredictor,
     booster_onnx,
     check_indexes,
     check_labels,
+    check_task,
     check_tree,
     refuse,
 )
@@ -341,12 +336,7 @@ class LightGBMPredictor(BoosterPredictor):
         import lightgbm
 
         model = read_model(data, input_schema)
-        if model.is_classifier != (task == CLASSIFICATION):
-            raise ArtifactError(
-                f"the model's objective {model.objective.split(' ')[0]!r} does not fit a "
-                f"{task} model",
-                code="task_mismatch",
-            )
+        check_task(model.objective.split(" ")[0], model.is_classifier, task)
         self.num_classes = max(model.num_class, 2) if task == CLASSIFICATION else 0
         if task == CLASSIFICATION:
             check_labels(self.num_classes, labels)

@@ -15,18 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import (
-    CLASSIFICATION,
-    ArtifactError,
-    Format,
-    check_feature_count,
-    check_feature_names,
-)
+from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
 from registry.runtimes.trees import (
     BoosterPredictor,
     booster_onnx,
     check_indexes,
     check_labels,
+    check_task,
     check_tree,
     refuse,
 )
@@ -248,11 +243,7 @@ class XGBoostPredictor(BoosterPredictor):
 
         document = read_model(data, input_schema=input_schema)
         objective = objective_of(document)
-        if (objective in _CLASSIFIERS) != (task == CLASSIFICATION):
-            raise ArtifactError(
-                f"the model's objective {objective!r} does not fit a {task} model",
-                code="task_mismatch",
-            )
+        check_task(objective, objective in _CLASSIFIERS, task)
         classes = None
         if task == CLASSIFICATION:
             num_class = int(document["learner"]["learner_model_param"]["num_class"])
