@@ -48,29 +48,35 @@ class LoginIPThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
 
 
-class LoginIPUsernameThrottle(SimpleRateThrottle):
+class _UsernameThrottle(SimpleRateThrottle):
+    """Throttles only posts that name an account, keyed by `ident`."""
+
+    def get_cache_key(self, request, view):
+        username = _posted_username(request)
+        if username is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.ident(request, username)}
+
+    def ident(self, request, username: str) -> str:
+        raise NotImplementedError
+
+
+class LoginIPUsernameThrottle(_UsernameThrottle):
     """Caps one client's guesses against one account."""
 
     scope = "login_ip_username"
 
-    def get_cache_key(self, request, view):
-        username = _posted_username(request)
-        if username is None:
-            return None
-        ident = f"{client_address(request)}:{username}"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+    def ident(self, request, username: str) -> str:
+        return f"{client_address(request)}:{username}"
 
 
-class LoginUsernameThrottle(SimpleRateThrottle):
+class LoginUsernameThrottle(_UsernameThrottle):
     """Caps guesses against one account however many addresses they come from."""
 
     scope = "login_username"
 
-    def get_cache_key(self, request, view):
-        username = _posted_username(request)
-        if username is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": username}
+    def ident(self, request, username: str) -> str:
+        return username
 
 
 class RegisterThrottle(SimpleRateThrottle):

@@ -1,14 +1,12 @@
 """Putting predictions on the RQ queue, and waking those who wait for them."""
 
-import functools
 import logging
 
 import redis
-from django.conf import settings
 from rq import Queue
 
 from mlservice.logs import current_request_id
-from mlservice.redis import redis_connection
+from mlservice.redis import redis_connection, rq_queue
 
 logger = logging.getLogger(__name__)
 
@@ -16,13 +14,8 @@ QUEUE_NAME = "predictions"
 JOB_FUNC = "predictions.jobs.run_prediction"
 
 
-@functools.cache
-def _queue(url: str) -> Queue:
-    return Queue(QUEUE_NAME, connection=redis_connection())
-
-
 def get_queue() -> Queue:
-    return _queue(settings.REDIS_URL)
+    return rq_queue(QUEUE_NAME)
 
 
 def job_id_for(prediction_id) -> str:

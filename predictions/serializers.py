@@ -181,15 +181,19 @@ class PredictionSerializer(serializers.ModelSerializer):
     def _inline(self, prediction) -> bool:
         return prediction.is_batch and prediction.row_count <= settings.PREDICTION_INLINE_ROWS
 
+    def _chunk_rows(self, prediction, field: str, rows) -> list[dict]:
+        """A batch's rows from one matrix column of its chunks, in chunk order."""
+        return [
+            row
+            for data in prediction.chunks.order_by("seq").values_list(field, flat=True)
+            for row in rows(columns.from_bytes(data), prediction.version)
+        ]
+
     @extend_schema_field(serializers.ListField(child=serializers.DictField(), allow_null=True))
     def get_inputs(self, prediction):
         if not self._inline(prediction):
             return None
-        return [
-            row
-            for data in prediction.chunks.order_by("seq").values_list("input_matrix", flat=True)
-            for row in columns.input_rows(columns.from_bytes(data), prediction.version)
-        ]
+        return self._chunk_rows(prediction, "input_matrix", columns.input_rows)
 
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_output(self, prediction):
@@ -197,11 +201,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             return prediction.output
         if prediction.status != Status.SUCCEEDED or not self._inline(prediction):
             return None
-        return [
-            row
-            for data in prediction.chunks.order_by("seq").values_list("output_matrix", flat=True)
-            for row in columns.result_rows(columns.from_bytes(data), prediction.version)
-        ]
+        return self._chunk_rows(prediction, "output_matrix", columns.result_rows)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_result_url(self, prediction):

@@ -50,29 +50,23 @@ def make_twin(
     """(ONNX bytes, report) when the twin agrees with the original; (None, report) if not.
     The report's `summary` says what happened in a sentence a staff user reads."""
     task, input_schema, labels = predictor.task, predictor.input_schema, predictor.labels
-    served_as_uploaded = f"served by {predictor.runtime} as uploaded"
     try:
         data = fmt.to_onnx(predictor)
         twin = OnnxPredictor(data, task=task, input_schema=input_schema, labels=labels)
     except Exception as exc:  # no converter for this model, or the result does not load
-        problem = _first_line(exc)
-        return None, {
-            "kept": False,
-            "reason": f"conversion failed: {problem}",
-            "summary": f"No ONNX twin: the model could not be converted ({problem}); "
-            f"{served_as_uploaded}.",
-        }
+        return None, _refused(
+            "conversion failed", "the model could not be converted", exc, predictor.runtime
+        )
     rows = sample_rows(input_schema, input_example, SAMPLE_ROWS)
     try:
         expected, got = predictor.predict(rows), twin.predict(rows)
     except Exception as exc:
-        problem = _first_line(exc)
-        return None, {
-            "kept": False,
-            "reason": f"twin failed to run: {problem}",
-            "summary": f"No ONNX twin: the converted model failed on sampled rows ({problem}); "
-            f"{served_as_uploaded}.",
-        }
+        return None, _refused(
+            "twin failed to run",
+            "the converted model failed on sampled rows",
+            exc,
+            predictor.runtime,
+        )
     report = compare(expected, got, task=task, labels=labels)
     report["rows_compared"] = len(rows)
     report["summary"] = _summary(report, predictor.runtime)
@@ -84,6 +78,16 @@ def _first_line(exc: Exception) -> str:
     lines = str(exc).strip().splitlines()
     text = lines[0] if lines else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _refused(reason: str, what: str, exc: Exception, runtime: str) -> dict:
+    """The report of a twin given up before any comparison."""
+    problem = _first_line(exc)
+    return {
+        "kept": False,
+        "reason": f"{reason}: {problem}",
+        "summary": f"No ONNX twin: {what} ({problem}); served by {runtime} as uploaded.",
+    }
 
 
 def _summary(report: dict, runtime: str) -> str:

@@ -1,6 +1,5 @@
 """Putting delivery attempts on RQ's `default` queue (the workers run `predictions default`)."""
 
-import functools
 import logging
 import math
 
@@ -8,7 +7,7 @@ import redis
 from django.conf import settings
 from rq import Queue
 
-from mlservice.redis import redis_connection
+from mlservice.redis import rq_queue
 from predictions.queue import FAILURE_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -17,13 +16,8 @@ QUEUE_NAME = "default"
 JOB_FUNC = "webhooks.jobs.send_delivery"
 
 
-@functools.cache
-def _queue(url: str) -> Queue:
-    return Queue(QUEUE_NAME, connection=redis_connection())
-
-
 def get_queue() -> Queue:
-    return _queue(settings.REDIS_URL)
+    return rq_queue(QUEUE_NAME)
 
 
 def job_timeout_seconds() -> int:

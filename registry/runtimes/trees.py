@@ -6,11 +6,13 @@ So each tree format reads its file in Python first and hands the library only a 
 passed these checks. No Django here.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import ArtifactError
+from registry.runtimes.base import CLASSIFICATION, ArtifactError, Predictor
 
 
 def refuse(message: str) -> ArtifactError:
@@ -53,6 +55,15 @@ def check_indexes(where: str, what: str, values: Sequence[int], limit: int) -> N
             raise refuse(f"{where}: {what} {value} is out of range (expected 0 to {limit - 1})")
 
 
+def check_task(objective: str, is_classifier: bool, task: str) -> None:
+    """A classifier's objective only for a classification model, a regressor's for regression."""
+    if is_classifier != (task == CLASSIFICATION):
+        raise ArtifactError(
+            f"the model's objective {objective!r} does not fit a {task} model",
+            code="task_mismatch",
+        )
+
+
 def check_labels(num_classes: int, labels: list[str] | None) -> None:
     """A booster predicts class indexes 0..k-1, named by position in the stated labels."""
     if labels is None or len(labels) != num_classes:
@@ -72,3 +83,36 @@ def predicted_class(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if probabilities.ndim == 1:  # in its own dtype, as the library's predict_proba computes it
         probabilities = np.column_stack([1 - probabilities, probabilities])
     return probabilities.argmax(axis=1), probabilities
+
+
+class BoosterPredictor(Predictor):
+    """A tree booster: regression is its raw output, classification the likeliest of its
+    probabilities. Subclasses set `booster` and run it in `_predict`."""
+
+    booster: Any
+
+    def _predict(self, matrix: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _regress(self, matrix: np.ndarray) -> np.ndarray:
+        return self._predict(matrix)
+
+    def _classify(self, matrix: np.ndarray) -> tuple[Sequence[Any], np.ndarray]:
+        return predicted_class(self._predict(matrix))
+
+    @classmethod
+    def load(cls, path: Path, **kwargs) -> Predictor:
+        return cls(Path(path).read_bytes(), **kwargs)
+
+
+def booster_onnx(convert: Callable, booster: Any, n_inputs: int, **options) -> bytes:
+    """A booster converted by onnxmltools' `convert` (its tree converters go up to opset 15)."""
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    onnx_model = convert(
+        booster,
+        initial_types=[("input", FloatTensorType([None, n_inputs]))],
+        target_opset=15,
+        **options,
+    )
+    return onnx_model.SerializeToString()

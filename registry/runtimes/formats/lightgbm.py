@@ -8,26 +8,21 @@ values (never the uploaded text). Loading runs no code from the file.
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import (
-    CLASSIFICATION,
-    ArtifactError,
-    Format,
-    Predictor,
-    check_feature_count,
-    check_feature_names,
-)
+from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
 from registry.runtimes.trees import (
+    BoosterPredictor,
+    booster_onnx,
     check_indexes,
     check_labels,
+    check_task,
     check_tree,
-    predicted_class,
     refuse,
 )
 
@@ -332,7 +327,7 @@ def _tree_text(index: int, tree: dict) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-class LightGBMPredictor(Predictor):
+class LightGBMPredictor(BoosterPredictor):
     runtime = "lightgbm"
 
     def __init__(
@@ -341,12 +336,7 @@ class LightGBMPredictor(Predictor):
         import lightgbm
 
         model = read_model(data, input_schema)
-        if model.is_classifier != (task == CLASSIFICATION):
-            raise ArtifactError(
-                f"the model's objective {model.objective.split(' ')[0]!r} does not fit a "
-                f"{task} model",
-                code="task_mismatch",
-            )
+        check_task(model.objective.split(" ")[0], model.is_classifier, task)
         self.num_classes = max(model.num_class, 2) if task == CLASSIFICATION else 0
         if task == CLASSIFICATION:
             check_labels(self.num_classes, labels)
@@ -358,29 +348,13 @@ class LightGBMPredictor(Predictor):
         # One thread: the worker runs several predictions side by side.
         return self.booster.predict(matrix, num_threads=1)
 
-    def _regress(self, matrix: np.ndarray) -> np.ndarray:
-        return self._predict(matrix)
-
-    def _classify(self, matrix: np.ndarray) -> tuple[Sequence[Any], np.ndarray]:
-        return predicted_class(self._predict(matrix))
-
-
-def load(path: Path, **kwargs) -> Predictor:
-    return LightGBMPredictor(Path(path).read_bytes(), **kwargs)
-
 
 def to_onnx(predictor: LightGBMPredictor) -> bytes:
-    """The booster converted by onnxmltools (its LightGBM converter goes up to opset 15)."""
     from onnxmltools import convert_lightgbm
-    from onnxmltools.convert.common.data_types import FloatTensorType
 
-    onnx_model = convert_lightgbm(
-        predictor.booster,
-        initial_types=[("input", FloatTensorType([None, len(predictor.input_schema)]))],
-        target_opset=15,
-        zipmap=False,
+    return booster_onnx(
+        convert_lightgbm, predictor.booster, len(predictor.input_schema), zipmap=False
     )
-    return onnx_model.SerializeToString()
 
 
 FORMAT = Format(
@@ -389,6 +363,6 @@ FORMAT = Format(
     suffix=".lightgbm.txt",
     magic=_MAGIC,
     sniff=sniff,
-    load=load,
+    load=LightGBMPredictor.load,
     to_onnx=to_onnx,
 )

@@ -10,25 +10,19 @@ so both readers always see the same keys). Loading runs no code from the file.
 
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import (
-    CLASSIFICATION,
-    ArtifactError,
-    Format,
-    Predictor,
-    check_feature_count,
-    check_feature_names,
-)
+from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
 from registry.runtimes.trees import (
+    BoosterPredictor,
+    booster_onnx,
     check_indexes,
     check_labels,
+    check_task,
     check_tree,
-    predicted_class,
     refuse,
 )
 
@@ -239,7 +233,7 @@ def _int(parent: dict, key: str, low: int, high: int) -> int:
     return int(text)
 
 
-class XGBoostPredictor(Predictor):
+class XGBoostPredictor(BoosterPredictor):
     runtime = "xgboost"
 
     def __init__(
@@ -249,11 +243,7 @@ class XGBoostPredictor(Predictor):
 
         document = read_model(data, input_schema=input_schema)
         objective = objective_of(document)
-        if (objective in _CLASSIFIERS) != (task == CLASSIFICATION):
-            raise ArtifactError(
-                f"the model's objective {objective!r} does not fit a {task} model",
-                code="task_mismatch",
-            )
+        check_task(objective, objective in _CLASSIFIERS, task)
         classes = None
         if task == CLASSIFICATION:
             num_class = int(document["learner"]["learner_model_param"]["num_class"])
@@ -268,31 +258,14 @@ class XGBoostPredictor(Predictor):
     def _predict(self, matrix: np.ndarray) -> np.ndarray:
         return self.booster.inplace_predict(matrix, validate_features=False)
 
-    def _regress(self, matrix: np.ndarray) -> np.ndarray:
-        return self._predict(matrix)
-
-    def _classify(self, matrix: np.ndarray) -> tuple[Sequence[Any], np.ndarray]:
-        return predicted_class(self._predict(matrix))
-
-
-def load(path: Path, **kwargs) -> Predictor:
-    return XGBoostPredictor(Path(path).read_bytes(), **kwargs)
-
 
 def to_onnx(predictor: XGBoostPredictor) -> bytes:
-    """The booster converted by onnxmltools (its XGBoost converter goes up to opset 15)."""
     from onnxmltools import convert_xgboost
-    from onnxmltools.convert.common.data_types import FloatTensorType
 
     # The converter reads split features from XGBoost's dump, where it expects no names.
     booster = predictor.booster.copy()
     booster.feature_names = None
-    onnx_model = convert_xgboost(
-        booster,
-        initial_types=[("input", FloatTensorType([None, len(predictor.input_schema)]))],
-        target_opset=15,
-    )
-    return onnx_model.SerializeToString()
+    return booster_onnx(convert_xgboost, booster, len(predictor.input_schema))
 
 
 FORMAT = Format(
@@ -301,6 +274,6 @@ FORMAT = Format(
     suffix=".xgboost",
     magic=_MAGIC,
     sniff=sniff,
-    load=load,
+    load=XGBoostPredictor.load,
     to_onnx=to_onnx,
 )
