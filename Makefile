@@ -15,22 +15,22 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-# A local .env with a fresh SECRET_KEY and JWT key, made once, never committed.
+# A local .env with fresh secrets and DEBUG=true, made once, never committed (bin/make-env).
 .env:
-	@sed -e "s|^SECRET_KEY=.*|SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')|" \
-	     -e "s|^JWT_SIGNING_KEY=.*|JWT_SIGNING_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')|" \
-	     .env.example > .env
-	@echo "Wrote .env with fresh secrets (edit it to change settings)."
+	@bin/make-env .env --dev
 
+# The same for docker compose (production defaults): edit ALLOWED_HOSTS and the HTTPS settings.
+docker/.env:
+	@bin/make-env docker/.env
+
+# Each step skips itself when it has nothing to do (bin/prepare), so restarts are quick.
 migrate: $(STAMP) .env
-	@$(PY) manage.py preflight
-	@$(PY) manage.py migrate --no-input -v 0
-	@$(PY) manage.py collectstatic --no-input -v 0
+	@SEED_DEMO_MODELS=false $(PY) bin/prepare --only database
 
-seed: migrate
-	@$(PY) manage.py seed_demo_models
+seed: $(STAMP) .env
+	@SEED_DEMO_MODELS=true $(PY) bin/prepare --only database
 
-run: seed
+run: $(STAMP) .env
 	@bin/serve
 
 worker: $(STAMP) .env

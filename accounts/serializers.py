@@ -1,6 +1,6 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
 from accounts import services
 from accounts.models import User
@@ -50,3 +50,11 @@ class SingleUseTokenRefreshSerializer(TokenRefreshSerializer):
 
     def validate(self, attrs):
         return services.refresh_token_rotate(refresh=self.token_class(attrs["refresh"]))
+
+
+class LoginSerializer(TokenObtainPairSerializer):
+    """Log in: the refresh token starts a new chain, which ends a refresh lifetime from now."""
+
+    @classmethod
+    def get_token(cls, user):
+        return services.refresh_token_for_login(user)

@@ -10,5 +10,6 @@ urlpatterns = [
     path("auth/token/", views.TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", views.TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/logout-all/", views.LogoutEverywhereView.as_view(), name="logout-all"),
     *router.urls,
 ]

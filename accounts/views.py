@@ -3,11 +3,13 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from accounts import services
 from accounts.models import User
 from accounts.serializers import (
+    LoginSerializer,
     LogoutSerializer,
     PasswordChangeSerializer,
     RegisterSerializer,
@@ -15,7 +17,12 @@ from accounts.serializers import (
     UserSerializer,
     UserUpdateSerializer,
 )
-from accounts.throttles import LoginIPThrottle, LoginUsernameThrottle, RegisterThrottle
+from accounts.throttles import (
+    LoginIPThrottle,
+    LoginIPUsernameThrottle,
+    LoginUsernameThrottle,
+    RegisterThrottle,
+)
 
 
 class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -61,15 +68,35 @@ class UserViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.Gener
 
 
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
-    """Log in: `{username, password}` -> `{access, refresh}`. Throttled per IP and per username."""
+    """Log in: `{username, password}` -> `{access, refresh}`.
 
-    throttle_classes = (LoginIPThrottle, LoginUsernameThrottle)
+    Throttled per (address, username), per address, and per username from all addresses.
+    """
+
+    serializer_class = LoginSerializer
+    throttle_classes = (LoginIPUsernameThrottle, LoginIPThrottle, LoginUsernameThrottle)
+
+    def check_throttles(self, request):
+        # Stop at the first limit reached: a request refused for its address must not count
+        # against the username's ceiling, or one address could lock the owner out.
+        for throttle in self.get_throttles():
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())
 
 
 class TokenRefreshView(jwt_views.TokenRefreshView):
     """Trade a refresh token for a new pair; the old refresh token stops working (rotation)."""
 
     serializer_class = SingleUseTokenRefreshSerializer
+
+
+class LogoutEverywhereView(APIView):
+    """End every refresh token of the current user (all devices); access tokens expire soon."""
+
+    @extend_schema(request=None, responses={204: OpenApiResponse(description="Logged out.")})
+    def post(self, request):
+        services.user_logout_everywhere(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutView(GenericAPIView):

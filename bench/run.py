@@ -4,14 +4,14 @@ the demo models, run each scenario 3 times and write docs/BENCHMARKS.md.
 
 Scenarios (see issue "Performance"): async end to end, submit only, ?wait latency, batches
 (10k JSON rows, 100k-row CSV to CSV), drain (vs a bare RQ one-job-per-prediction worker),
-in-process model rates, worker memory. Figures are medians with min-max over 3 runs.
+in-process model rates, worker memory; then the peers (Seldon MLServer, MLflow) on the bench
+models, from their own venvs (bench/peers). Figures are medians with min-max over 3 runs.
 """
 
 import http.client
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
 import signal
@@ -24,6 +24,8 @@ from pathlib import Path
 
 import psycopg
 import redis
+from peers import load
+from peers import scenario as peer_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -214,38 +216,13 @@ def wait_drained(seconds: float = 300):
 
 
 def wrk(seconds: int, clients: int = CLIENTS, port: int = PORT) -> dict:
-    done = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{clients}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(ROOT / "bench/post.lua"),
-            f"http://127.0.0.1:{port}/api/v1/predictions/",
-        ],
-        env={**os.environ, "TOKEN": TOKEN},
-        capture_output=True,
-        text=True,
-        check=True,
+    return load.wrk(
+        f"http://127.0.0.1:{port}/api/v1/predictions/",
+        ROOT / "bench/post.lua",
+        seconds,
+        clients,
+        env={"TOKEN": TOKEN},
     )
-    text = done.stdout
-
-    def ms(label):
-        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", text)
-        value, unit = float(match[1]), match[2]
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {
-        "requests": int(re.search(r"(\d+) requests in", text)[1]),
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
-        "p50_ms": ms("50"),
-        "p99_ms": ms("99"),
-        "non2xx": int(non2xx[1]) if non2xx else 0,
-        "raw": text,
-    }
 
 
 def submit_many(count: int, threads: int = 8) -> list[str]:
@@ -738,6 +715,7 @@ def write_report(results: dict, started: str, seconds: float) -> None:
         f"{mem['idle_mb'][0] / 200:.2f}x of budget |",
         "",
     ]
+    lines += peer_scenario.table(results.get("peers"), {"iris_lr": e2e["completed_per_s"]})
     (ROOT / "docs").mkdir(exist_ok=True)
     notes = ROOT / "bench" / "NOTES.md"
     extra = notes.read_text() if notes.exists() else ""
@@ -774,6 +752,7 @@ def main() -> None:
     manage("migrate", "--no-input", "-v", "0")
     manage("seed_demo_models")
     stack = Stack()
+    only = os.environ.get("BENCH_ONLY")
     global TOKEN
     try:
         log("Starting gunicorn and workers...")
@@ -791,7 +770,6 @@ def main() -> None:
             ("drain_reference", scenario_drain_reference),
             ("memory", scenario_memory),
         ]
-        only = os.environ.get("BENCH_ONLY")
         results = {}
         for name, scenario in scenarios:
             if only and name not in only.split(","):
@@ -810,6 +788,8 @@ def main() -> None:
         results["in_process"] = {f: summarize([r[f] for r in inproc]) for f in inproc[0]}
     finally:
         stack.stop()
+    if peer_scenario.enabled() and (not only or "peers" in only.split(",")):
+        results["peers"] = peer_scenario.run(RUNS, log)
     if not os.environ.get("BENCH_ONLY"):
         write_report(results, started_at, time.time() - t_start)
         log("Wrote docs/BENCHMARKS.md")

@@ -1,7 +1,7 @@
 """Model instances from hand-written SQL, for the few statements on the prediction submit path.
 
-Building a queryset costs this machine about 0.3 ms per statement before PostgreSQL sees it
-(bench/profile_submit.py), more than the statement itself. `Columns` prepares the column list and
+Building a queryset costs more per statement than PostgreSQL takes to run these
+(bench/profile_submit.py). `Columns` prepares the column list and
 the field converters of a model once; `insert` writes a new instance the way `save()` would
 (defaults, `auto_now_add`, the same value preparation) from a statement built once per model.
 Everything else keeps using the ORM.
@@ -16,22 +16,29 @@ import contextlib
 import functools
 
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+
+def _connection():
+    # The connection itself: every attribute read through `django.db.connection` looks the
+    # connection up again in a context-local store, a cost paid per field here.
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @contextlib.contextmanager
 def cursor():
     """A server-side-binding psycopg cursor on Django's connection, inside its transaction."""
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+    db = _connection()
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_no_broken_transaction()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as raw:
         yield raw
 
 
 def fetchone(sql: str, params, *, binary: bool = False) -> tuple | None:
     """The first row. `binary` asks PostgreSQL for its binary format: a bytea column then
-    arrives as is rather than hex-encoded (fetching 6.4 MB of batch matrices: 62 -> 11 ms)."""
+    arrives as is rather than hex-encoded, which matters for a batch's matrices."""
     with cursor() as raw:
         raw.execute(sql, params, binary=binary)
         return raw.fetchone()
@@ -65,9 +72,10 @@ class Columns:
     def build(self, values):
         """The instance for this model's slice of a result row."""
         values = list(values[: self.width])
+        db = _connection()
         for index, column, converters in self._prepare():
             for convert in converters:
-                values[index] = convert(values[index], column, connection)
+                values[index] = convert(values[index], column, db)
         return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
 
 
@@ -82,9 +90,9 @@ def _insert_sql(model) -> tuple[str, tuple]:
 
 
 def _params(instance, fields) -> list:
+    db = _connection()
     return [
-        field.get_db_prep_save(field.pre_save(instance, True), connection=connection)
-        for field in fields
+        field.get_db_prep_save(field.pre_save(instance, True), connection=db) for field in fields
     ]
 
 
@@ -98,9 +106,9 @@ def insert(instance) -> None:
 
 
 def insert_many(instances: list) -> None:
-    """INSERT new instances of one model in one pipelined round of statements. (Django 5.2's
-    bulk_create sends them as UNNEST arrays, whose text escaping of large JSON values cost a
-    100,000-row CSV upload half a second here.) Generated keys are not read back."""
+    """INSERT new instances of one model in one pipelined round of statements. (Django's
+    bulk_create sends them as UNNEST arrays, whose text escaping of large values is slow for
+    a batch's chunks.) Generated keys are not read back."""
     if not instances:
         return
     sql, fields = _insert_sql(type(instances[0]))

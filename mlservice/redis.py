@@ -8,6 +8,7 @@ import functools
 
 import redis
 from django.conf import settings
+from rq import Queue
 
 
 @functools.cache
@@ -19,3 +20,13 @@ def _client(url: str) -> redis.Redis:
 
 def redis_connection() -> redis.Redis:
     return _client(settings.REDIS_URL)
+
+
+@functools.cache
+def _queue(name: str, url: str) -> Queue:
+    return Queue(name, connection=_client(url))
+
+
+def rq_queue(name: str) -> Queue:
+    """The named RQ queue on the shared client, built once per process."""
+    return _queue(name, settings.REDIS_URL)

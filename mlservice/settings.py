@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "registry",
     "predictions",
     "billing",
+    "inference",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -180,18 +182,19 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["mlservice.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "mlservice.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON only: the views that take a file upload declare multipart themselves, so the schema
+    # offers each operation exactly the bodies it accepts.
+    "DEFAULT_PARSER_CLASSES": ["mlservice.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "mlservice.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mlservice.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlservice.errors.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
+        "login_ip_username": env.str("LOGIN_RATE_PER_IP_AND_USERNAME", default="10/min"),
         "login_ip": env.str("LOGIN_RATE_PER_IP", default="30/min"),
-        "login_username": env.str("LOGIN_RATE_PER_USERNAME", default="10/min"),
+        # The ceiling per account from all addresses: above what one address may send (the pair
+        # rate), so no single attacker locks the owner out; 7+ addresses are needed to reach it.
+        "login_username": env.str("LOGIN_RATE_PER_USERNAME", default="60/min"),
         "register": env.str("REGISTER_RATE_PER_IP", default="20/hour"),
     },
     # Trust X-Forwarded-For only through this many proxies; 0 means the client address is
@@ -229,7 +232,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mlservice API",
     "DESCRIPTION": (
         "Serve ML predictions: register models, submit predictions, read results. "
-        'Every error has the shape {"error": {"code", "message", "fields"?}}. '
+        'Every error has the shape {"error": {"code", "message", "fields"?, ...}} '
+        "(the `Error` schema), on every status each operation lists. "
         "Authenticate with `Authorization: Bearer <access token>` from /api/v1/auth/token/."
     ),
     "VERSION": "1.0.0",
@@ -237,10 +241,19 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mlservice.openapi.postprocess",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    # Both predictions and webhook deliveries have a `status`; each gets its own enum name.
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "predictions.models.Status",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 # --- Background jobs (django-rq) ---------------------------------------------------------------
@@ -367,3 +380,100 @@ PREDICTION_ROWS_PER_DAY = env.int("PREDICTION_ROWS_PER_DAY", default=5_000_000)
 # ONNX fast path: convert scikit-learn versions with skl2onnx and serve the twin from onnxruntime
 # when its outputs match the original's (see registry/twins.py).
 REGISTRY_ONNX_TWINS = env.bool("REGISTRY_ONNX_TWINS", default=True)
+
+# --- Accounts: admin login limits, email, Content-Security-Policy ------------------------------
+INSTALLED_APPS += ["axes", "csp"]
+
+
+def _rate(text: str) -> tuple[int, timedelta]:
+    """DRF's rate syntax ("10/min") as (count, period), for limits kept outside DRF."""
+    count, period = text.split("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+    return int(count), timedelta(seconds=seconds)
+
+
+# The admin login form (django-axes): the API login's (address, username) limit, counted in Redis.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LoginLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last, as axes requires
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT, AXES_COOLOFF_TIME = _rate(
+    REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login_ip_username"]
+)
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_CLIENT_IP_CALLABLE = "accounts.throttles.client_address"
+AXES_USERNAME_CALLABLE = "accounts.throttles.axes_username"
+# Axes guards the admin only (the API has its own limits); its failure handler still sees API
+# logins, so they are whitelisted for it too.
+AXES_ONLY_ADMIN_SITE = True
+AXES_WHITELIST_CALLABLE = "accounts.throttles.axes_ignores"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ADMIN = False  # the cache handler keeps no rows to show
+AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# Email: notices to an address's owner (accounts). EMAIL_URL as django-environ reads it, e.g.
+# smtp+tls://user:password@smtp.example.com:587; development prints messages to the console.
+EMAIL_CONFIG = environ.Env.email_url_config(
+    env.str("EMAIL_URL", default="") or ("consolemail://" if DEBUG else "smtp://localhost:25")
+)
+EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
+EMAIL_HOST = EMAIL_CONFIG.get("EMAIL_HOST", "")
+EMAIL_PORT = EMAIL_CONFIG.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = EMAIL_CONFIG.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = EMAIL_CONFIG.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = EMAIL_CONFIG.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = EMAIL_CONFIG.get("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mlservice <noreply@localhost>")
+
+# Content-Security-Policy (django-csp) on the HTML pages: admin, dashboard, Swagger UI, ReDoc.
+# Scripts, styles, fonts and images from this origin only (Swagger UI loads its start-up script
+# from its own URL; ReDoc's third-party fonts and badge stay blocked); Swagger UI and ReDoc set
+# inline styles, and ReDoc runs a blob: worker.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "mlservice.csp.ContentSecurityPolicyMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/api/v1/", "/api/schema/", "/healthz", "/readyz", "/metrics"],
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# --- Deployment --------------------------------------------------------------------------------
+# Probes answer before host validation (container healthchecks call them by address).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("mlservice.logs.RequestIdMiddleware") + 1, "mlservice.health.ProbeMiddleware"
+)
+
+# --- Webhooks ----------------------------------------------------------------------------------
+# Completion webhooks: how long one attempt may take (connect, then each read), how long a
+# delivery is retried (an endpoint failing that long is disabled), and the backoff between
+# attempts (base x 2^(attempt-1), capped). Retries are picked up by the workers' periodic pass.
+WEBHOOKS_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOKS_CONNECT_TIMEOUT_SECONDS", default=3.0)
+WEBHOOKS_READ_TIMEOUT_SECONDS = env.float("WEBHOOKS_READ_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_RETRY_FOR_SECONDS = env.int("WEBHOOKS_RETRY_FOR_SECONDS", default=86400)
+WEBHOOKS_BACKOFF_BASE_SECONDS = env.float("WEBHOOKS_BACKOFF_BASE_SECONDS", default=30.0)
+WEBHOOKS_BACKOFF_MAX_SECONDS = env.float("WEBHOOKS_BACKOFF_MAX_SECONDS", default=3 * 3600.0)
+# An attempt whose worker died is tried again once its timeouts plus this much have passed.
+WEBHOOKS_LEASE_GRACE_SECONDS = env.float("WEBHOOKS_LEASE_GRACE_SECONDS", default=30.0)
+# Only this much of a receiver's answer is kept, for the owner to read.
+WEBHOOKS_RESPONSE_EXCERPT_CHARS = env.int("WEBHOOKS_RESPONSE_EXCERPT_CHARS", default=500)
+# Loopback, private, link-local and metadata addresses are refused unless this is on
+# (development against a local receiver; tests).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_MAX_ENDPOINTS_PER_USER = env.int("WEBHOOKS_MAX_ENDPOINTS_PER_USER", default=20)

@@ -19,3 +19,5 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("TEST_MEDIA_ROOT") or BASE_DIR / ".test-media")
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Webhook tests deliver to receivers on 127.0.0.1; tests of the refusal turn this off.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True

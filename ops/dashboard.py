@@ -1,5 +1,6 @@
 """The staff operations dashboard at /admin/dashboard/: per model version, predictions per day,
-failure rate and p50/p95 latency over a window (?days=7), plus the queue and live workers."""
+failure rate, p50/p95 latency and model loads (cold starts) over a window (?days=7), plus the
+queue and live workers."""
 
 from datetime import timedelta
 
@@ -27,6 +28,20 @@ def dashboard(request):
     today = timezone.now().date()
     first_day = today - timedelta(days=days - 1)
     versions = stats.dashboard(first_day=first_day, today=today)
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operations dashboard",
+        "days": days,
+        "window_choices": WINDOW_CHOICES,
+        "versions": versions,
+        "queue": stats.queue_status(),
+        **_charts(versions, first_day, days),
+    }
+    return TemplateResponse(request, "ops/dashboard.html", context)
+
+
+def _charts(versions: list[stats.VersionStats], first_day, days: int) -> dict:
+    """The page's SVG charts, over the versions with predictions in the window."""
     day_axis = [first_day + timedelta(days=i) for i in range(days)]
     active = [v for v in versions if v.total]
     per_day = charts.line_chart(
@@ -35,8 +50,17 @@ def dashboard(request):
         title=f"Predictions per day, last {days} days",
     )
     latency = charts.bar_chart(
-        [(v.label, [v.e2e_p50, v.e2e_p95, v.inference_p50, v.inference_p95]) for v in active],
-        legend=["end-to-end p50", "end-to-end p95", "inference p50", "inference p95"],
+        [
+            (v.label, [v.e2e_p50, v.e2e_p95, v.inference_p50, v.inference_p95, v.load_max])
+            for v in active
+        ],
+        legend=[
+            "end-to-end p50",
+            "end-to-end p95",
+            "inference p50",
+            "inference p95",
+            "model load (max)",
+        ],
         title="Latency (seconds)",
         unit=" s",
     )
@@ -46,15 +70,4 @@ def dashboard(request):
         title="Failure rate (%)",
         unit="%",
     )
-    context = {
-        **admin.site.each_context(request),
-        "title": "Operations dashboard",
-        "days": days,
-        "window_choices": WINDOW_CHOICES,
-        "versions": versions,
-        "queue": stats.queue_status(),
-        "per_day_chart": per_day,
-        "latency_chart": latency,
-        "failure_chart": failures,
-    }
-    return TemplateResponse(request, "ops/dashboard.html", context)
+    return {"per_day_chart": per_day, "latency_chart": latency, "failure_chart": failures}

@@ -6,7 +6,10 @@ host) answers and include what the workers did:
 
 - mlservice_predictions{model,version,status}: rows in the table (a gauge: purging lowers it)
 - mlservice_prediction_end_to_end_seconds / _inference_seconds{model,version}: gauge histograms
-  of predictions that succeeded in the last METRICS_LATENCY_WINDOW_SECONDS
+  of predictions that succeeded in the last METRICS_LATENCY_WINDOW_SECONDS; a worker loads the
+  model before it starts the predictions, so a cold start is in end-to-end, never in inference
+- mlservice_model_load_seconds{model,version}: gauge histogram of the model loads (cold starts)
+  in workers over the same window
 - mlservice_queue_depth{queue}, mlservice_workers{queue}, mlservice_redis_up
 
 Access: `Authorization: Bearer <METRICS_TOKEN>`, or a client address in METRICS_ALLOWED_NETWORKS.
@@ -47,20 +50,20 @@ class PredictionCollector(Collector):
         window = settings.METRICS_LATENCY_WINDOW_SECONDS
         for kind, what in (
             ("end_to_end", "created to finished"),
-            ("inference", "started to finished"),
+            ("inference", "started to finished, model loads excluded"),
         ):
-            family = GaugeHistogramMetricFamily(
+            yield _histograms(
                 f"mlservice_prediction_{kind}_seconds",
                 f"Latency ({what}) of predictions that succeeded in the last {window}s.",
-                labels=["model", "version"],
+                stats.latency_histograms(window_seconds=window, kind=kind),
+                labels,
             )
-            for vid, hist in stats.latency_histograms(window_seconds=window, kind=kind).items():
-                model, number = labels.get(vid, ("?", 0))
-                bounds = [str(b) for b in stats.LATENCY_BUCKETS] + ["+Inf"]
-                family.add_metric(
-                    [model, str(number)], list(zip(bounds, hist.buckets, strict=True)), hist.total
-                )
-            yield family
+        yield _histograms(
+            "mlservice_model_load_seconds",
+            f"Time workers took to load a model version (cold starts) in the last {window}s.",
+            stats.load_histograms(window_seconds=window),
+            labels,
+        )
 
         queue = stats.queue_status()
         up = GaugeMetricFamily("mlservice_redis_up", "1 when Redis answered this scrape.")
@@ -77,6 +80,17 @@ class PredictionCollector(Collector):
             )
             workers.add_metric([queue.name], queue.worker_count)
             yield workers
+
+
+def _histograms(name: str, documentation: str, histograms: dict, labels: dict):
+    family = GaugeHistogramMetricFamily(name, documentation, labels=["model", "version"])
+    bounds = [str(b) for b in stats.LATENCY_BUCKETS] + ["+Inf"]
+    for vid, hist in histograms.items():
+        model, number = labels.get(vid, ("?", 0))
+        family.add_metric(
+            [model, str(number)], list(zip(bounds, hist.buckets, strict=True)), hist.total
+        )
+    return family
 
 
 _own_registry = prometheus_client.CollectorRegistry(auto_describe=False)

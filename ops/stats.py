@@ -2,8 +2,9 @@
 
 Everything is computed in PostgreSQL (web processes and workers are separate processes, so there
 are no in-process counters to trust) and reads through indexes: `prediction_created_cover`
-(created_at, including version, status, started_at, finished_at) lets the window queries run as
-index-only scans; `prediction_finished` serves the recent-finishes histograms.
+(created_at, including version, status, started_at, finished_at) lets the window
+queries run as index-only scans; `prediction_finished` serves the recent-finishes histograms;
+model loads (cold starts, `ModelLoad`) are few and read through their `loaded_at` index.
 """
 
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ from django.db import connection, transaction
 from redis import RedisError
 from rq import Worker
 
-from predictions.models import Prediction, Status
+from predictions.models import ModelLoad, Prediction, Status
 from predictions.queue import get_queue
 from registry.models import Alias, MLModel, ModelVersion
 
 PREDICTION = Prediction._meta.db_table
+MODEL_LOAD = ModelLoad._meta.db_table
 VERSION = ModelVersion._meta.db_table
 MODEL = MLModel._meta.db_table
 
@@ -27,6 +29,8 @@ MODEL = MLModel._meta.db_table
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 # date_part returns float8; EXTRACT returns numeric (PostgreSQL 14+), whose ln() is far slower.
+# Workers load a model before they start its predictions, so started -> finished is inference
+# alone: a cold start counts in end-to-end latency (and in the model loads), never in inference.
 LATENCIES = {
     "end_to_end": "date_part('epoch', finished_at - created_at)",
     "inference": "date_part('epoch', finished_at - started_at)",
@@ -76,6 +80,26 @@ def latency_histograms(*, window_seconds: int, kind: str) -> dict[int, Histogram
         """,
         {"bounds": list(LATENCY_BUCKETS), "w": window_seconds, "succeeded": Status.SUCCEEDED},
     )
+    return _cumulative(rows)
+
+
+def load_histograms(*, window_seconds: int) -> dict[int, Histogram]:
+    """Per version id: how long workers took to load it (cold starts) in the last
+    `window_seconds`. Loads are rare, and read through the index on loaded_at."""
+    rows = _rows(
+        f"""
+        SELECT version_id, width_bucket(seconds, %(bounds)s::float8[]), count(*), sum(seconds)
+        FROM {MODEL_LOAD}
+        WHERE loaded_at >= now() - make_interval(secs => %(w)s)
+        GROUP BY 1, 2
+        """,
+        {"bounds": list(LATENCY_BUCKETS), "w": window_seconds},
+    )
+    return _cumulative(rows)
+
+
+def _cumulative(rows: list[tuple]) -> dict[int, Histogram]:
+    """[(version id, width_bucket index, count, sum)] -> Prometheus-style histograms."""
     per_version: dict[int, tuple[list[int], float]] = {}
     for vid, bucket, n, total in rows:
         counts, running = per_version.setdefault(vid, ([0] * (len(LATENCY_BUCKETS) + 1), 0.0))
@@ -203,6 +227,10 @@ class VersionStats:
     per_day: dict[date, int] = field(default_factory=dict)
     e2e: dict[int, int] = field(default_factory=dict)
     inference: dict[int, int] = field(default_factory=dict)
+    # Cold starts: times a worker loaded this version, and how long the loads took (seconds).
+    loads: int = 0
+    load_p50: float | None = None
+    load_max: float | None = None
 
     @property
     def label(self) -> str:
@@ -222,13 +250,16 @@ class VersionStats:
 
 def dashboard(*, first_day: date, today: date) -> list[VersionStats]:
     """Per model version, over predictions created from `first_day` to `today` (UTC days):
-    predictions per day, failure rate, and p50/p95 of end-to-end and inference latency
-    (succeeded predictions). Versions with an alias are listed even without predictions."""
+    predictions per day, failure rate, p50/p95 of end-to-end and inference latency
+    (succeeded predictions), and its model loads. Versions with an alias are listed even
+    without predictions."""
     days = rollups(first_day, today)
+    loads = model_loads(first_day, today)
     aliased: dict[int, list[str]] = {}
     for vid, name in Alias.objects.values_list("version_id", "name"):
         aliased.setdefault(vid, []).append(name)
-    wanted = {vid for per_version in days.values() for vid in per_version} | set(aliased)
+    wanted = {vid for per_version in days.values() for vid in per_version}
+    wanted |= set(aliased) | set(loads)
     stats = {
         pk: VersionStats(pk, name, number, sorted(aliased.get(pk, [])))
         for pk, name, number in ModelVersion.objects.filter(pk__in=wanted).values_list(
@@ -247,7 +278,27 @@ def dashboard(*, first_day: date, today: date) -> list[VersionStats]:
                 merged = getattr(version, name)
                 for bucket, count in entry[name].items():
                     merged[int(bucket)] = merged.get(int(bucket), 0) + count
+    for vid, (count, p50, longest) in loads.items():
+        if vid in stats:
+            stats[vid].loads, stats[vid].load_p50, stats[vid].load_max = count, p50, longest
     return sorted(stats.values(), key=lambda s: (s.model, -s.number))
+
+
+def model_loads(first_day: date, today: date) -> dict[int, tuple[int, float, float]]:
+    """Per version id: (loads, median seconds, longest seconds) of the model loads from
+    `first_day` to `today` (UTC days). Loads are rare: read live through loaded_at's index."""
+    rows = _rows(
+        f"""
+        SELECT version_id, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
+               max(seconds)
+        FROM {MODEL_LOAD}
+        WHERE loaded_at >= %(start)s::date AT TIME ZONE 'UTC'
+          AND loaded_at < (%(end)s::date + 1) AT TIME ZONE 'UTC'
+        GROUP BY 1
+        """,
+        {"start": first_day, "end": today},
+    )
+    return {vid: (count, p50, longest) for vid, count, p50, longest in rows}
 
 
 @dataclass

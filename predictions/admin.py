@@ -1,25 +1,63 @@
 import json
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from mlservice.errors import ServiceError
-from predictions import services
-from predictions.models import Prediction
+from predictions import actions
+from predictions.models import ModelLoad, Prediction, Status
+from registry.admin import ReadOnlyAdmin
+
+
+def readable_seconds(seconds: float) -> str:
+    """A duration as a person reads it: 4.2 ms, 380 ms, 1.5 s, 2 min 5 s, 1 h 3 min."""
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def short_result(prediction: Prediction) -> str:
+    """The answer in a few words: a label (with its probability), a value, a batch's row count,
+    or the error code."""
+    if prediction.is_batch:
+        rows = f"{prediction.row_count:,} row{'s' if prediction.row_count != 1 else ''}"
+        if prediction.status == Status.RUNNING:
+            return f"{rows}, {prediction.progress:.0%} done"
+        return rows
+    if prediction.error:
+        return prediction.error.get("code", "error")
+    output = prediction.output
+    if not isinstance(output, dict):
+        return "-"
+    if "label" in output:
+        probability = (output.get("probabilities") or {}).get(output["label"])
+        label = Truncator(output["label"]).chars(32)
+        return label + (f" ({probability:.0%})" if probability is not None else "")
+    if isinstance(output.get("value"), (int, float)):
+        return f"{output['value']:.6g}"
+    return Truncator(json.dumps(output)).chars(40)
 
 
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
+    # Short columns, so the list fits a 1400-pixel screen beside the sidebars.
     list_display = (
-        "id",
-        "user",
-        "model",
-        "version_number",
+        "short_id",
+        "created",
+        "username",
+        "model_version",
         "status",
-        "is_batch",
-        "row_count",
-        "progress",
-        "created_at",
+        "result",
         "duration",
     )
     list_filter = ("status", "model", "is_batch", "source", "created_at")
@@ -47,6 +85,8 @@ class PredictionAdmin(admin.ModelAdmin):
         "created_at",
         "started_at",
         "finished_at",
+        "duration",
+        "model_load",
         "lease_expires_at",
     )
     readonly_fields = fields
@@ -57,15 +97,54 @@ class PredictionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return obj is None and request.user.is_staff
 
-    @admin.display(description="version")
-    def version_number(self, obj):
-        return f"v{obj.version.number}"
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj):
+        return format_html('<span title="{}">{}</span>', obj.pk, str(obj.pk)[:8])
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="user", ordering="user__username")
+    def username(self, obj):
+        return format_html(
+            '<span title="{}">{}</span>', obj.user.username, Truncator(obj.user.username).chars(16)
+        )
+
+    @admin.display(description="model", ordering="model__name")
+    def model_version(self, obj):
+        number = f"v{obj.version.number}"
+        return format_html(
+            '<span title="{} {}">{} {}</span>',
+            obj.model.name,
+            number,
+            Truncator(obj.model.name).chars(24),
+            number,
+        )
+
+    @admin.display(description="result")
+    def result(self, obj):
+        return short_result(obj)
 
     @admin.display(description="duration")
     def duration(self, obj):
-        if obj.started_at and obj.finished_at:
-            return f"{(obj.finished_at - obj.started_at).total_seconds() * 1000:.0f} ms"
-        return "-"
+        """Started to finished; a cold start's model load (before the start) is shown beside."""
+        if not (obj.started_at and obj.finished_at):
+            return "-"
+        run = readable_seconds((obj.finished_at - obj.started_at).total_seconds())
+        if obj.load_seconds is None:
+            return run
+        return format_html(
+            '{} <span title="It waited for a worker to load the model.">+ {} load</span>',
+            run,
+            readable_seconds(obj.load_seconds),
+        )
+
+    @admin.display(description="model load")
+    def model_load(self, obj):
+        if obj.load_seconds is None:
+            return "-"
+        return f"{readable_seconds(obj.load_seconds)}: it waited for a worker to load the model"
 
     @staticmethod
     def _pre(value):
@@ -89,7 +168,7 @@ class PredictionAdmin(admin.ModelAdmin):
     def cancel(self, request, queryset):
         for prediction in queryset:
             try:
-                services.prediction_cancel(prediction=prediction)
+                actions.prediction_cancel(prediction=prediction)
             except ServiceError as exc:
                 self.message_user(request, f"{prediction.pk}: {exc.detail}", messages.WARNING)
 
@@ -97,7 +176,21 @@ class PredictionAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         for prediction in queryset:
             try:
-                retried = services.prediction_retry(prediction=prediction, user=prediction.user)
+                retried, _ = actions.prediction_retry(prediction=prediction, user=prediction.user)
                 self.message_user(request, f"{prediction.pk} retried as {retried.pk}.")
             except ServiceError as exc:
                 self.message_user(request, f"{prediction.pk}: {exc.detail}", messages.WARNING)
+
+
+@admin.register(ModelLoad)
+class ModelLoadAdmin(ReadOnlyAdmin):
+    """Cold starts: which worker loaded which version, and how long it took."""
+
+    list_display = ("loaded_at", "version", "load_time", "process")
+    list_filter = ("version__model",)
+    list_select_related = ("version__model",)
+    date_hierarchy = "loaded_at"
+
+    @admin.display(description="load time", ordering="seconds")
+    def load_time(self, obj):
+        return readable_seconds(obj.seconds)

@@ -1,10 +1,15 @@
 """Loaded models, kept per worker process so a model is loaded once, not once per job."""
 
+import os
+import socket
 import threading
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 from django.conf import settings
 
+from predictions.models import ModelLoad
 from registry import runtimes
 from registry.models import ModelVersion
 
@@ -13,8 +18,25 @@ class ArtifactTampered(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A version's predictor fetched ahead of its run: how long this fetch spent loading it
+    (None: it was in the cache), or the error loading it raised, which `predictor()` raises
+    again when the run needs it, so the failure is recorded on the predictions."""
+
+    _predictor: runtimes.Predictor | None
+    seconds: float | None = None
+    error: Exception | None = None
+
+    def predictor(self) -> runtimes.Predictor:
+        if self.error is not None:
+            raise self.error
+        return self._predictor
+
+
 class PredictorCache:
-    """A bounded LRU of predictors keyed by version id."""
+    """A bounded LRU of predictors keyed by version id. Each load (a cold start) is recorded
+    as a ModelLoad row, so operations can tell loading time from inference time."""
 
     def __init__(self, capacity: int):
         self.capacity = max(1, capacity)
@@ -25,18 +47,30 @@ class PredictorCache:
         return len(self._items)
 
     def get(self, version: ModelVersion) -> runtimes.Predictor:
+        return self.fetch(version).predictor()
+
+    def fetch(self, version: ModelVersion) -> Loaded:
+        """The version's predictor from the cache, or loaded into it (a cold start, timed and
+        recorded as a ModelLoad)."""
         with self._lock:
             predictor = self._items.get(version.pk)
             if predictor is not None:
                 self._items.move_to_end(version.pk)
-                return predictor
-        predictor = self._load(version)
+                return Loaded(predictor)
+        started = time.perf_counter()
+        try:
+            predictor = self._load(version)
+        except Exception as exc:
+            return Loaded(None, error=exc)
+        seconds = time.perf_counter() - started
+        process = f"{socket.gethostname()}:{os.getpid()}"[:255]
+        ModelLoad.objects.create(version=version, seconds=seconds, process=process)
         with self._lock:
             self._items[version.pk] = predictor
             self._items.move_to_end(version.pk)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
-        return predictor
+        return Loaded(predictor, seconds)
 
     @staticmethod
     def _load(version: ModelVersion) -> runtimes.Predictor:

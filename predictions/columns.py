@@ -4,6 +4,10 @@ Inputs are one float64 matrix per chunk, features in schema order; outputs are t
 `Predictor.predict_matrix` returns (the value, or the label's index then one probability per
 label). Both are stored as .npy bytes: as JSON objects, a large batch spent most of its upload,
 run and download encoding and decoding a dict per row, in Python and in jsonb.
+
+A forecast batch is the exception: its chunks hold the list of requests and the list of answers
+as JSON. Requests and answers are nested and of different lengths (a matrix would need padding
+and could not hold the dates), and a forecast costs far more to compute than to encode.
 """
 
 import csv
@@ -16,15 +20,30 @@ from registry import features
 from registry.models import ModelVersion
 from registry.runtimes import REGRESSION, output_rows
 
+_NPY = b"\x93NUMPY"  # how every .npy file starts; JSON never does
 
-def to_bytes(matrix: np.ndarray) -> bytes:
+
+def to_bytes(matrix: np.ndarray | list[dict]) -> bytes:
+    """A matrix as .npy; a forecast batch's list of requests or answers as JSON."""
+    if isinstance(matrix, list):
+        return orjson.dumps(matrix)
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(matrix, dtype=np.float64), allow_pickle=False)
     return buffer.getvalue()
 
 
-def from_bytes(data) -> np.ndarray:
-    return np.load(io.BytesIO(bytes(data)), allow_pickle=False)
+def from_bytes(data) -> np.ndarray | list[dict]:
+    data = bytes(data)
+    if not data.startswith(_NPY):
+        return orjson.loads(data)
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+def concatenate(parts: list) -> np.ndarray | list[dict]:
+    """The stored chunks of a batch as one matrix (or one list of forecast requests)."""
+    if parts and isinstance(parts[0], list):
+        return [item for part in parts for item in part]
+    return np.concatenate(parts)
 
 
 def _typed_columns(matrix: np.ndarray, schema: list[dict]) -> list[list]:
@@ -34,19 +53,30 @@ def _typed_columns(matrix: np.ndarray, schema: list[dict]) -> list[list]:
     ]
 
 
-def input_rows(matrix: np.ndarray, version: ModelVersion) -> list[dict]:
-    """The stored inputs as the rows a client sent: {feature: value}, in schema order."""
+def input_rows(matrix: np.ndarray | list[dict], version: ModelVersion) -> list[dict]:
+    """The stored inputs as the rows a client sent: {feature: value}, in schema order (forecast
+    requests are stored as they are)."""
+    if version.is_forecast:
+        return matrix
     schema = version.input_schema
     names = [feature["name"] for feature in schema]
     typed = _typed_columns(matrix, schema)
     return [dict(zip(names, values, strict=True)) for values in zip(*typed, strict=True)]
 
 
-def result_rows(outputs: np.ndarray, version: ModelVersion) -> list[dict]:
+def result_rows(outputs: np.ndarray | list[dict], version: ModelVersion) -> list[dict]:
+    if version.is_forecast:
+        return outputs  # the answers, stored as they are
     return output_rows(outputs, task=version.model.task, labels=version.labels)
 
 
+# A forecast batch's CSV results: one line per step of each request (its index in the batch).
+FORECAST_HEADER = ("request", "step", "timestamp", "value", "lower", "upper")
+
+
 def output_header(version: ModelVersion) -> list[str]:
+    if version.is_forecast:
+        return list(FORECAST_HEADER)
     if version.model.task == REGRESSION:
         return ["value"]
     return ["label", *(f"probability_{label}" for label in version.labels)]
@@ -108,11 +138,14 @@ def _input_texts(matrix: np.ndarray, schema: list[dict]) -> list[list[str]]:
     ]
 
 
-def csv_lines(inputs: np.ndarray, outputs: np.ndarray, version: ModelVersion) -> str:
+def csv_lines(inputs, outputs, version: ModelVersion, *, start: int = 0) -> str:
     """The chunk's rows as CSV text (inputs, then outputs), as `csv.writer` writes them, built
-    column by column: numbers as Python writes them, labels quoted when they need it."""
+    column by column: numbers as Python writes them, labels quoted when they need it. A forecast
+    chunk (whose first request is the batch's `start`) has a line per step instead."""
     if not len(inputs):
         return ""
+    if version.is_forecast:
+        return _forecast_lines(outputs, start)
     columns = _input_texts(inputs, version.input_schema)
     if version.model.task == REGRESSION:
         columns.append(float_texts(outputs[:, 0]))
@@ -121,3 +154,14 @@ def csv_lines(inputs: np.ndarray, outputs: np.ndarray, version: ModelVersion) ->
         columns.append(labels[outputs[:, 0].astype(np.intp)].tolist())
         columns.extend(float_texts(outputs[:, i]) for i in range(1, outputs.shape[1]))
     return "\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n"
+
+
+def _forecast_lines(answers: list[dict], start: int) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for request, answer in enumerate(answers, start=start):
+        writer.writerows(
+            [request, *(item.get(key, "") for key in FORECAST_HEADER[1:])]
+            for item in answer["forecast"]
+        )
+    return buffer.getvalue()

@@ -3,7 +3,7 @@
 import csv
 import io
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -13,7 +13,7 @@ from django.conf import settings
 from mlservice import rawsql
 from predictions import columns
 from predictions.models import Prediction, PredictionChunk
-from registry import features
+from registry import features, forecasts
 from registry.models import ModelVersion
 from registry.schemas import row_errors, within_schema
 
@@ -104,10 +104,13 @@ def read_matrix(upload, version: ModelVersion, *, max_rows: int) -> np.ndarray |
     the common file: UTF-8, its header exactly the version's numeric features (in any order),
     every line as many plain finite numbers as the header has names, each within its feature's
     bounds. None for anything else (quotes, a value that is not a number, a line with more or
-    fewer values, ...): `read_rows` then reads the file row by row and names what is wrong, at
-    a far higher cost per row; a file too large for that is read column by column here instead
-    (`_read_large`). The file is read line by line from where Django put it, so a large upload
-    is not copied into memory. Its lines are checked first (`scan_lines`)."""
+    fewer values, a forecast's lists of values, ...): `read_rows` then reads the file row by
+    row and names what is wrong, at a far higher cost per row; a file too large for that is
+    read column by column here instead (`_read_large`). The file is read line by line from
+    where Django put it, so a large upload is not copied into memory. Its lines are checked
+    first (`scan_lines`)."""
+    if version.is_forecast:
+        return None  # a forecast request's cells hold lists of values
     stream = getattr(upload, "file", upload)  # the real file object: numpy iterates it in C
     schema = version.input_schema
     rows, quoted = scan_lines(stream, max_line_bytes=max_line_bytes(version), max_rows=max_rows)
@@ -204,7 +207,7 @@ def _read_large(stream, version: ModelVersion, rows: int) -> np.ndarray:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
     try:
         reader = csv.reader(text)
-        header = _header(reader, version)
+        header, _ = _header(reader, version)
         index = [header.index(name) for name in version.feature_names]
         matrix = np.empty((rows, len(index)))
         filled = 0
@@ -287,9 +290,7 @@ def read_rows(upload, version: ModelVersion, *, max_rows: int) -> list[dict]:
 
 
 def _records(reader, version: ModelVersion, max_rows: int) -> list[dict]:
-    header = _header(reader, version)
-    declared = {feature["name"]: feature for feature in version.input_schema}
-    columns = [(i, name, declared[name]) for i, name in enumerate(header) if name in declared]
+    header, convert = _header(reader, version)
     rows = []
     for record in reader:
         if not record:
@@ -298,26 +299,47 @@ def _records(reader, version: ModelVersion, max_rows: int) -> list[dict]:
             raise _width_error(reader.line_num, len(record), len(header))
         if len(rows) >= max_rows:
             raise CSVError(f"The CSV file has more than {max_rows:,} rows.")
-        rows.append({name: features.from_text(record[i], feature) for i, name, feature in columns})
+        rows.append(convert(record))
     return rows
 
 
-def _header(reader, version: ModelVersion) -> list[str]:
+def _header(reader, version: ModelVersion) -> tuple[list[str], Callable[[list[str]], dict]]:
+    """The header (checked) and what turns a record into an input row (`_converter`)."""
     try:
         header = next(reader)
     except StopIteration:
         raise CSVError("The CSV file is empty; its first row must name the features.") from None
     header = [name.strip() for name in header]
-    declared = {feature["name"] for feature in version.input_schema}
-    missing = [name for name in version.feature_names if name not in header]
+    return header, _converter(header, version)
+
+
+def _converter(header: list[str], version: ModelVersion) -> Callable[[list[str]], dict]:
+    """Checks the header; returns what turns a CSV record into an input row. A forecast batch's
+    line is one request: `horizon`, then `history` and each regressor as values separated by
+    spaces (`registry.forecasts`)."""
+    if version.is_forecast:
+        spec = version.input_schema
+        required, optional = forecasts.csv_columns(spec)
+        declared, what = dict.fromkeys(required + optional), "column(s)"
+    else:
+        declared = {feature["name"]: feature for feature in version.input_schema}
+        required, what = list(declared), "feature(s)"
+    missing = [name for name in required if name not in header]
     if missing:
-        raise CSVError(f"The CSV header lacks the feature(s): {', '.join(missing)}.")
+        raise CSVError(f"The CSV header lacks the {what}: {', '.join(missing)}.")
     if len(set(header)) != len(header):
         raise CSVError("The CSV header names a column twice.")
     unknown = [name for name in header if name not in declared]
     if unknown and not version.ignore_extra_features:
         raise CSVError(f"The CSV header has unknown column(s): {', '.join(unknown[:20])}.")
-    return header
+    columns = [(i, name) for i, name in enumerate(header) if name in declared]
+    if version.is_forecast:
+        return lambda record: forecasts.request_from_csv(
+            {name: record[i] for i, name in columns}, spec
+        )
+    return lambda record: {
+        name: features.from_text(record[i], declared[name]) for i, name in columns
+    }
 
 
 def _chunk_matrices(prediction: Prediction) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -333,8 +355,10 @@ def stream_csv(prediction: Prediction) -> Iterable[str]:
     """The batch's inputs and outputs as CSV, one chunk of rows per piece."""
     version = prediction.version
     yield columns.csv_header(version)
+    start = 0
     for inputs, outputs in _chunk_matrices(prediction):
-        yield columns.csv_lines(inputs, outputs, version)
+        yield columns.csv_lines(inputs, outputs, version, start=start)
+        start += len(inputs)
 
 
 def stream_json_outputs(prediction: Prediction) -> Iterable[str]:

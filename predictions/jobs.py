@@ -6,7 +6,7 @@ import time
 from rq import get_current_job
 
 from mlservice.logs import request_id_context
-from predictions import services
+from predictions import execute
 from predictions.models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def run_prediction(prediction_id: str) -> None:
     with request_id_context(request_id):
         started = time.monotonic()
         logger.info("Prediction %s: job started", prediction_id)
-        services.prediction_execute(prediction_id=prediction_id)
+        execute.prediction_execute(prediction_id=prediction_id)
         if logger.isEnabledFor(logging.INFO):  # the status costs a query; only for the log
             status = Prediction.objects.filter(pk=prediction_id).values_list("status", flat=True)
             logger.info(

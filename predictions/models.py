@@ -1,4 +1,12 @@
-"""A prediction is a database row; the row, never the RQ job, is the source of truth."""
+"""A prediction is a database row; the row, never the RQ job, is the source of truth.
+
+Its status changes only here: one row through `Prediction`'s methods (`mark_running`,
+`mark_succeeded`, `mark_failed`, `mark_cancelled`, `release_for_retry`, `store_chunk`), many
+rows at once through `PredictionQuerySet`'s (`claim_singles`, `store_outputs`, `hand_back`,
+`expire_leases`). Each is a conditional UPDATE, so a prediction completes at most once, and a
+terminal status settles the prediction's credits and sends `prediction_finished`
+(predictions/signals.py) in the same transaction.
+"""
 
 import json
 import uuid
@@ -8,15 +16,17 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from billing.services import settle
 from mlservice import rawsql
+from predictions.signals import prediction_finished
 
 
-class Status(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+class Status(models.TextChoices):  # labels derived from the names: "Pending", ...
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
@@ -37,68 +47,84 @@ class PredictionQuerySet(models.QuerySet):
     def terminal(self):
         return self.filter(status__in=TERMINAL)
 
+    def in_flight(self):
+        return self.filter(status__in=[Status.PENDING, Status.RUNNING])
+
+    def pending_single_versions(self) -> list[tuple[int, int]]:
+        """[(version id, its timeout)] of every version with pending single-row predictions."""
+        rows = self.pending().filter(is_batch=False)
+        return list(rows.values_list("version_id", "version__timeout_seconds").distinct())
+
     def of(self, user):
         return self.filter(user=user)
 
+    # --- Transitions of many rows at once --------------------------------------------------
+
     def claim_singles(self, *, first_id, version_id: int, limit: int, lease_seconds: float):
-        """Claim `first_id` plus up to limit-1 other pending single-row predictions of the same
-        version, oldest first, in one statement. Rows another worker holds are skipped (SKIP
-        LOCKED), so concurrent workers never claim the same row. Returns
-        [(id, attempts, input)] for every row claimed; empty when there was none."""
-        table = Prediction._meta.db_table
-        sql = f"""
-            WITH picked AS (
-                SELECT id FROM {table}
-                WHERE status = 'pending' AND is_batch = false
-                  AND (id = %(first)s OR version_id = %(version)s)
-                ORDER BY (id = %(first)s) DESC, created_at
-                LIMIT %(limit)s
-                FOR UPDATE SKIP LOCKED
-            )
-            UPDATE {table} AS p
-            SET status = 'running', started_at = now(), attempts = p.attempts + 1,
-                lease_expires_at = now() + make_interval(secs => %(lease)s::float8)
-            FROM picked WHERE p.id = picked.id
-            RETURNING p.id, p.attempts, p.input
-        """
-        params = {"first": first_id, "version": version_id, "limit": limit, "lease": lease_seconds}
+        """pending -> running for `first_id` plus up to limit-1 other pending single-row
+        predictions of the same version, oldest first, in one statement. Rows another worker
+        holds are skipped (SKIP LOCKED), so concurrent workers never claim the same row.
+        Returns [(id, attempts, input)] for every row claimed; empty when there was none."""
+        params = {
+            "pending": Status.PENDING.value,
+            "running": Status.RUNNING.value,
+            "first": first_id,
+            "version": version_id,
+            "limit": limit,
+            "lease": lease_seconds,
+        }
         with rawsql.cursor() as cursor:  # prepared: every job runs it
-            cursor.execute(sql, params)
+            cursor.execute(_CLAIM_SINGLES_SQL, params)
             rows = cursor.fetchall()
         # Whatever was claimed is this worker's to finish now, even when another worker got
         # `first_id` itself: returning them unrun would leave them `running` until their lease
         # runs out.
-        inputs = {row[0]: row[2] for row in rows}
-        return [(pk, attempts, _json(inputs[pk])) for pk, attempts, _ in rows]
+        return [(pk, attempts, _json(row)) for pk, attempts, row in rows]
 
-    def store_outputs(self, results: list[tuple]) -> list:
-        """Mark many running predictions succeeded with their outputs, in one statement.
+    def store_outputs(self, results: list[tuple], *, load_seconds: float | None = None) -> list:
+        """running -> succeeded for many predictions with their outputs, in one statement.
         `results` is [(id, attempts, output)]; a row is only written if it is still running
-        under that attempt. Returns the ids written."""
+        under that attempt. `load_seconds`: the model load they all waited for, if any.
+        Returns the ids written."""
         if not results:
             return []
-        table = Prediction._meta.db_table
         values = ", ".join(["(%s::uuid, %s::int, %s::jsonb)"] * len(results))
-        params = [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
-        sql = f"""
-            UPDATE {table} AS p
-            SET status = 'succeeded', output = v.output, progress = 1.0, finished_at = now(),
-                lease_expires_at = NULL
-            FROM (VALUES {values}) AS v(id, attempts, output)
-            WHERE p.id = v.id AND p.status = 'running' AND p.attempts = v.attempts
-            RETURNING p.id, p.cost
-        """
+        rows = [v for pk, attempt, out in results for v in (pk, attempt, json.dumps(out))]
+        # In the statement's order.
+        params = [Status.SUCCEEDED.value, load_seconds, *rows, Status.RUNNING.value]
         with transaction.atomic(), rawsql.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(_STORE_OUTPUTS_SQL.format(values=values), params)
             written = cursor.fetchall()
             # Charged predictions capture their credits in the same transaction as the status.
-            if any(cost for _, cost in written):
-                from billing.services import settle  # billing reads predictions; import late
-
-                for pk, cost in written:
-                    if cost:
-                        settle(prediction_id=pk, status=Status.SUCCEEDED)
+            for pk, cost in written:
+                if cost:
+                    settle(prediction_id=pk, status=Status.SUCCEEDED)
+            if written:
+                ids = [pk for pk, _ in written]
+                prediction_finished.send(Prediction, prediction_ids=ids, status=Status.SUCCEEDED)
         return [pk for pk, _ in written]
+
+    def hand_back(self, ids) -> list["Prediction"]:
+        """running -> pending for those of `ids` still running (their worker is stopping);
+        finished or cancelled ones are left as they are. Returns the predictions handed back,
+        with their versions, for the caller to enqueue again."""
+        running = self.running().filter(pk__in=ids).select_related("version")
+        return [prediction for prediction in running if prediction.release_for_retry()]
+
+    def expire_leases(self, *, max_attempts: int, chunk_size: int = 1000):
+        """Running predictions whose lease ran out (their worker died): back to pending while
+        they have attempts left, else failed as `worker_lost`. Returns (released, failed), the
+        released with their versions, for the caller to enqueue again."""
+        released, failed = [], []
+        expired = self.running().filter(lease_expires_at__lt=timezone.now())
+        for prediction in expired.select_related("version").iterator(chunk_size=chunk_size):
+            if prediction.attempts >= max_attempts:
+                message = f"The worker running this prediction stopped {prediction.attempts} times."
+                if prediction.mark_failed("worker_lost", message):
+                    failed.append(prediction)
+            elif prediction.release_for_retry():
+                released.append(prediction)
+        return released, failed
 
 
 class Prediction(models.Model):
@@ -139,6 +165,14 @@ class Prediction(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker loads the model before it starts the prediction, so started -> finished is
+    # inference alone and a cold start shows here (and in the end-to-end time).
+    load_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds it waited for the worker to load the model (a cold start); empty "
+        "when the model was loaded already.",
+    )
 
     objects = PredictionQuerySet.as_manager()
 
@@ -149,7 +183,7 @@ class Prediction(models.Model):
             models.Index(
                 fields=["status", "created_at"],
                 name="prediction_status_age",
-                condition=Q(status__in=["pending", "running"]),
+                condition=Q(status__in=[Status.PENDING, Status.RUNNING]),
             ),
             models.Index(fields=["version", "created_at"], name="prediction_version_time"),
             # Operations: the dashboard's window scans read only this index (index-only scan);
@@ -193,12 +227,13 @@ class Prediction(models.Model):
             condition &= Q(attempts=attempt)
         if values.get("status") in TERMINAL:
             # A finished prediction settles its credits in the same transaction as its status.
-            from billing.services import settle  # billing reads predictions; import late
-
             with transaction.atomic():
                 updated = Prediction.objects.filter(condition).update(**values)
                 if updated:
                     settle(prediction_id=self.pk, status=values["status"])
+                    prediction_finished.send(
+                        Prediction, prediction_ids=[self.pk], status=values["status"]
+                    )
         else:
             updated = Prediction.objects.filter(condition).update(**values)
         if updated:
@@ -220,12 +255,13 @@ class Prediction(models.Model):
             self.refresh_from_db(fields=["attempts"])
         return claimed
 
-    def mark_succeeded(self, output=None) -> bool:
+    def mark_succeeded(self, output=None, *, load_seconds: float | None = None) -> bool:
         return self._transition(
             from_status=[Status.RUNNING],
             attempt=self.attempts,
             status=Status.SUCCEEDED,
             output=output,
+            load_seconds=load_seconds,
             progress=1.0,
             finished_at=timezone.now(),
             lease_expires_at=None,
@@ -252,7 +288,7 @@ class Prediction(models.Model):
         )
 
     def release_for_retry(self) -> bool:
-        """A running row whose worker vanished goes back to pending (the lease has expired)."""
+        """A running row whose worker vanished or stopped goes back to pending."""
         return self._transition(
             from_status=[Status.RUNNING],
             attempt=self.attempts,
@@ -260,6 +296,25 @@ class Prediction(models.Model):
             lease_expires_at=None,
             progress=0.0,
         )
+
+    def store_chunk(self, *, chunk_id: int, outputs: bytes, progress: float) -> bool:
+        """A running batch's chunk outputs and its progress, in one statement (one commit per
+        chunk). False when this attempt no longer runs the batch (cancelled, or taken over
+        after its lease ran out): nothing is written then, and the caller stops."""
+        params = {
+            "outputs": outputs,
+            "chunk": chunk_id,
+            "progress": progress,
+            "prediction": self.pk,
+            "running": Status.RUNNING.value,
+            "attempts": self.attempts,
+        }
+        with rawsql.cursor() as cursor:
+            cursor.execute(_STORE_CHUNK_SQL, params)
+            still_running = cursor.rowcount
+        if still_running:
+            self.progress = progress
+        return bool(still_running)
 
 
 class PredictionChunk(models.Model):
@@ -281,3 +336,57 @@ class PredictionChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction_id} chunk {self.seq}"
+
+
+_PREDICTIONS = Prediction._meta.db_table
+_CHUNKS = PredictionChunk._meta.db_table
+
+_CLAIM_SINGLES_SQL = f"""
+    WITH picked AS (
+        SELECT id FROM {_PREDICTIONS}
+        WHERE status = %(pending)s AND is_batch = false
+          AND (id = %(first)s OR version_id = %(version)s)
+        ORDER BY (id = %(first)s) DESC, created_at
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE {_PREDICTIONS} AS p
+    SET status = %(running)s, started_at = now(), attempts = p.attempts + 1,
+        lease_expires_at = now() + make_interval(secs => %(lease)s::float8)
+    FROM picked WHERE p.id = picked.id
+    RETURNING p.id, p.attempts, p.input
+"""
+
+# {values} is one "(%s::uuid, %s::int, %s::jsonb)" per row written.
+_STORE_OUTPUTS_SQL = f"""
+    UPDATE {_PREDICTIONS} AS p
+    SET status = %s, output = v.output, progress = 1.0, finished_at = now(),
+        lease_expires_at = NULL, load_seconds = %s::float8
+    FROM (VALUES {{values}}) AS v(id, attempts, output)
+    WHERE p.id = v.id AND p.status = %s AND p.attempts = v.attempts
+    RETURNING p.id, p.cost
+"""
+
+_STORE_CHUNK_SQL = f"""
+    WITH chunk AS (UPDATE {_CHUNKS} SET output_matrix = %(outputs)s WHERE id = %(chunk)s)
+    UPDATE {_PREDICTIONS} SET progress = %(progress)s
+    WHERE id = %(prediction)s AND status = %(running)s AND attempts = %(attempts)s
+"""
+
+
+class ModelLoad(models.Model):
+    """A worker loaded a version's predictor into memory: a cold start, and how long it took.
+    The predictions that waited for it carry the same time in `Prediction.load_seconds`."""
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="loads"
+    )
+    seconds = models.FloatField()
+    process = models.CharField(max_length=255, help_text="host:pid of the worker.")
+    loaded_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-loaded_at"]
+
+    def __str__(self) -> str:
+        return f"version {self.version_id} loaded in {self.seconds:.3f} s by {self.process}"

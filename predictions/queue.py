@@ -1,18 +1,12 @@
 """Putting predictions on the RQ queue, and waking those who wait for them."""
 
-import functools
 import logging
-import pickle
-import re
-import zlib
 
 import redis
-from django.conf import settings
 from rq import Queue
-from rq.utils import get_call_string, now, utcformat
 
 from mlservice.logs import current_request_id
-from mlservice.redis import redis_connection
+from mlservice.redis import redis_connection, rq_queue
 
 logger = logging.getLogger(__name__)
 
@@ -20,120 +14,114 @@ QUEUE_NAME = "predictions"
 JOB_FUNC = "predictions.jobs.run_prediction"
 
 
-@functools.cache
-def _queue(url: str) -> Queue:
-    return Queue(QUEUE_NAME, connection=redis_connection())
-
-
 def get_queue() -> Queue:
-    return _queue(settings.REDIS_URL)
+    return rq_queue(QUEUE_NAME)
 
 
 def job_id_for(prediction_id) -> str:
     return f"prediction-{prediction_id}"
 
 
-# RQ's own enqueue makes two MULTI/EXEC round trips and builds the job through its Job class
-# (about 0.4 ms per submit here). This writes the same job hash, queue entry and queue-set member
-# in one script call. The fields that are the same for every prediction's job are read once from
-# a job RQ builds itself and written into the script; per call only the six that vary are
-# computed and sent. tests/predictions/test_queue.py checks the result equals RQ's own.
-_PER_JOB = ("created_at", "enqueued_at", "data", "description", "meta", "timeout")
-_PLAIN = re.compile(r"[A-Za-z0-9_.:-]*")
+# RQ keeps a failed job this long for operators to inspect; the database holds the result.
+FAILURE_TTL_SECONDS = 86_400
 
 
-def _template_job():
-    """A prediction job as RQ's enqueue_call would build it: the source of the shared fields."""
-    rq_queue = get_queue()
-    job = rq_queue.create_job(
+def _job_data(prediction_id, timeout: int, at_front: bool = False):
+    return Queue.prepare_data(
         JOB_FUNC,
-        args=("template",),
-        job_id=job_id_for("template"),
-        timeout=1,
+        args=(str(prediction_id),),
+        job_id=job_id_for(prediction_id),
+        timeout=timeout,
         result_ttl=0,  # the database holds the result; RQ needs none
-        failure_ttl=86_400,
-        meta={"request_id": None},
-    )
-    rq_queue._prepare_for_queue(job)  # origin, enqueued_at, status: what enqueue_call sets
-    return job
-
-
-@functools.cache
-def _push_script(url: str):
-    """(script, fields to send with every call besides the per-job ones)."""
-    in_script, sent = [], []
-    for name, value in _template_job().to_dict().items():
-        if name in _PER_JOB:
-            continue
-        text = value.encode().decode() if isinstance(value, str) else value  # JobStatus too
-        text = str(text) if isinstance(text, int) else text
-        if isinstance(text, str) and _PLAIN.fullmatch(text):
-            in_script += [f'"{name}"', f'"{text}"']
-        else:  # not the case with RQ 2.12; kept correct if a later RQ adds such a field
-            sent += [name, value]
-    script = f"""
-redis.call('HSET', KEYS[1], {", ".join(in_script)}, unpack(ARGV, 2))
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('SADD', KEYS[3], KEYS[2])
-"""
-    return redis_connection().register_script(script), sent
-
-
-def _job_fields(prediction_id: str, timeout: int) -> list:
-    """The per-job fields, as RQ's Job.to_dict() would write them for this call."""
-    moment = utcformat(now())
-    call = (JOB_FUNC, None, (prediction_id,), {})
-    return [
-        "created_at",
-        moment,
-        "enqueued_at",
-        moment,
-        "data",
-        zlib.compress(pickle.dumps(call, protocol=pickle.HIGHEST_PROTOCOL)),
-        "description",
-        get_call_string(JOB_FUNC, (prediction_id,), {}, max_length=75),
+        failure_ttl=FAILURE_TTL_SECONDS,
+        at_front=at_front,
         # The job logs under the id of the request that submitted it (see mlservice.logs).
-        "meta",
-        pickle.dumps({"request_id": current_request_id()}, protocol=pickle.HIGHEST_PROTOCOL),
-        "timeout",
-        timeout,
-    ]
+        meta={"request_id": current_request_id()},
+    )
+
+
+def enqueue_many(jobs: list[tuple], *, at_front: bool = False) -> int:
+    """Enqueue the jobs of these predictions, [(prediction id, timeout)], in one round trip
+    to Redis. Returns how many were enqueued: 0 (logged) when Redis is unreachable; the rows
+    stay pending and the reconciler enqueues them later, so the caller never fails because
+    of it."""
+    if not jobs:
+        return 0
+    try:
+        get_queue().enqueue_many([_job_data(pk, timeout, at_front) for pk, timeout in jobs])
+    except redis.RedisError as exc:
+        logger.warning(
+            "Could not enqueue %d prediction(s), first %s (%s); the reconciler will.",
+            len(jobs),
+            jobs[0][0],
+            exc,
+        )
+        return 0
+    return len(jobs)
 
 
 def enqueue(prediction_id, *, timeout: int) -> bool:
-    """Enqueue a prediction's job. False (logged) when Redis is unreachable: the row stays
-    pending and the reconciler enqueues it later, so the caller never fails because of it."""
-    try:
-        rq_queue = get_queue()
-        job_id = job_id_for(prediction_id)
-        script, sent = _push_script(settings.REDIS_URL)
-        script(
-            keys=[f"rq:job:{job_id}", rq_queue.key, rq_queue.redis_queues_keys],
-            args=[job_id, *_job_fields(str(prediction_id), timeout), *sent],
-        )
-        return True
-    except redis.RedisError as exc:
-        logger.warning(
-            "Could not enqueue prediction %s (%s); the reconciler will.", prediction_id, exc
-        )
-        return False
+    """Enqueue one prediction's job; False when Redis is unreachable (see enqueue_many)."""
+    return enqueue_many([(prediction_id, timeout)]) == 1
 
 
-LIVE_JOB_STATUSES = {b"queued", b"started", b"scheduled", b"deferred"}
+# A worker of this project refreshes its liveness key every third of this; a job RQ says is
+# started whose worker's key has lapsed is held by a dead worker (kill -9, lost host).
+WORKER_ALIVE_TTL_SECONDS = 10
+
+
+def worker_alive_key(worker_name: str) -> str:
+    return f"mlservice:worker-alive:{worker_name}"
+
+
+def mark_worker_alive(connection, worker_name: str) -> None:
+    connection.set(worker_alive_key(worker_name), 1, ex=WORKER_ALIVE_TTL_SECONDS)
+
+
+def mark_worker_gone(connection, worker_name: str) -> None:
+    connection.delete(worker_alive_key(worker_name))
+
+
+_WAITING = {b"scheduled", b"deferred"}
 
 
 def existing_job_ids(job_ids: list[str]) -> set[str]:
-    """Which of these RQ jobs are still going to run (or running). A job that ended in RQ's
-    failed or finished state keeps its record for a while, but will never run again."""
+    """Which of these RQ jobs are still going to run, or are running on a live worker.
+
+    Not alive: a job that ended (RQ keeps failed and finished ones a while), a `queued` job
+    that is on no queue (its worker died between taking it and starting it), and a `started`
+    job whose worker stopped refreshing its liveness key (died before finishing it). Those
+    dead workers' entries leave RQ's started registry, so RQ's own cleanup later does not
+    fail the job enqueued again under the same id."""
     connection = redis_connection()
     pipe = connection.pipeline(transaction=False)
     for job_id in job_ids:
-        pipe.hget(f"rq:job:{job_id}", "status")
-    return {
-        job_id
-        for job_id, status in zip(job_ids, pipe.execute(), strict=True)
-        if status in LIVE_JOB_STATUSES
-    }
+        pipe.hmget(f"rq:job:{job_id}", "status", "worker_name")
+    jobs = dict(zip(job_ids, pipe.execute(), strict=True))
+    alive = {job_id for job_id, (status, _) in jobs.items() if status in _WAITING}
+    queued = [job_id for job_id, (status, _) in jobs.items() if status == b"queued"]
+    if queued:
+        on_queue = set(connection.lrange(get_queue().key, 0, -1))
+        alive.update(job_id for job_id in queued if job_id.encode() in on_queue)
+    started = {job_id: worker for job_id, (status, worker) in jobs.items() if status == b"started"}
+    return alive | _started_on_live_workers(connection, started)
+
+
+def _started_on_live_workers(connection, started: dict[str, bytes | None]) -> set[str]:
+    if not started:
+        return set()
+    pipe = connection.pipeline(transaction=False)
+    for worker in started.values():
+        pipe.exists(worker_alive_key((worker or b"").decode()))
+    live = dict(zip(started, pipe.execute(), strict=True))
+    dead = {job_id for job_id, exists in live.items() if not exists}
+    if dead:
+        registry = get_queue().started_job_registry
+        entries = connection.zrange(registry.key, 0, -1)
+        stale = [entry for entry in entries if registry.parse_job_id(entry) in dead]
+        if stale:
+            connection.zrem(registry.key, *stale)
+    return {job_id for job_id, exists in live.items() if exists}
 
 
 def done_key(prediction_id) -> str:

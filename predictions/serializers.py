@@ -1,6 +1,9 @@
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -10,8 +13,8 @@ from predictions.models import Prediction, Status
 
 class RowsField(serializers.ListField):
     """A list of rows, taken as they are: the service checks each against the model's schema
-    and names `inputs[i].feature` (checking every row here first as generic JSON took 134 ms
-    of a 10,000-row submit)."""
+    and names `inputs[i].feature` (checking every row here first as generic JSON would cost a
+    large batch more than the schema check itself)."""
 
     child = serializers.JSONField()  # what the OpenAPI schema shows; not run per row
 
@@ -21,8 +24,26 @@ class RowsField(serializers.ListField):
         return list(data)
 
 
+def _plain_text(value, max_length: int) -> bool:
+    """A string a CharField(max_length) keeps as it is: not blank, no outer whitespace, no
+    control or non-ASCII characters (those go through the field, which words any error)."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= max_length
+        and value.isascii()
+        and value.isprintable()
+        and value == value.strip()
+    )
+
+
 class PredictionCreateSerializer(serializers.Serializer):
-    """One row (`input`) or many (`inputs`) for a model version (number or alias)."""
+    """One row (`input`) or many (`inputs`) for a model version (number or alias).
+
+    A plain body, the usual submit, is validated by `_plain` without building the fields;
+    anything else goes through DRF's field-by-field validation, which words every error
+    (building the fields alone cost more than the rest of a single-row submit's checks).
+    tests/predictions/test_serializers.py checks both give the same validated data.
+    """
 
     model = serializers.CharField(max_length=64)
     version = serializers.CharField(
@@ -31,8 +52,11 @@ class PredictionCreateSerializer(serializers.Serializer):
         default="production",
         help_text="Version number or alias; default production.",
     )
-    input = serializers.DictField(required=False, help_text="One row: feature -> value.")
-    inputs = RowsField(required=False, help_text="Many rows, in order.")
+    input = serializers.DictField(
+        required=False,
+        help_text="One row: feature -> value. A forecast model: one request, e.g. {horizon: 7}.",
+    )
+    inputs = RowsField(required=False, help_text="Many rows (or forecast requests), in order.")
 
     def validate(self, attrs):
         if ("input" in attrs) == ("inputs" in attrs):
@@ -40,6 +64,29 @@ class PredictionCreateSerializer(serializers.Serializer):
                 "Send exactly one of `input` (one row) or `inputs` (a list of rows)."
             )
         return attrs
+
+    def run_validation(self, data=serializers.empty):
+        plain = self._plain(data)
+        return plain if plain is not None else super().run_validation(data)
+
+    @staticmethod
+    def _plain(data) -> dict | None:
+        """The validated data of a body the fields would take as it is, else None."""
+        if type(data) is not dict or not data.keys() <= _CREATE_KEYS:
+            return None
+        version = data.get("version", "production")
+        if type(version) is int:
+            version = str(version)
+        if not (_plain_text(data.get("model"), 64) and _plain_text(version, 64)):
+            return None
+        if "input" in data and "inputs" not in data and type(data["input"]) is dict:
+            return {"model": data["model"], "version": version, "input": data["input"]}
+        if "inputs" in data and "input" not in data and type(data["inputs"]) is list:
+            return {"model": data["model"], "version": version, "inputs": data["inputs"]}
+        return None
+
+
+_CREATE_KEYS = frozenset(PredictionCreateSerializer._declared_fields)
 
 
 class PredictionCSVSerializer(serializers.Serializer):
@@ -50,11 +97,21 @@ class PredictionCSVSerializer(serializers.Serializer):
     file = serializers.FileField()
 
 
-_cost_field = Prediction._meta.get_field("cost")
-_COST = serializers.DecimalField(
-    max_digits=_cost_field.max_digits, decimal_places=_cost_field.decimal_places
-)
-_DATETIME = serializers.DateTimeField()
+_COST_STEP = Decimal(1).scaleb(-Prediction._meta.get_field("cost").decimal_places)
+
+
+def _cost_text(value: Decimal) -> str:
+    """As DRF's DecimalField(decimal_places=4) writes it: a string with the field's places."""
+    return f"{value.quantize(_COST_STEP):f}"
+
+
+def _datetime_text(value: datetime | None) -> str | None:
+    """As DRF's DateTimeField writes it (ISO 8601 in the current time zone, `Z` for UTC),
+    without its per-call lookups of settings and attributes."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.get_current_timezone()).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class PredictionSerializer(serializers.ModelSerializer):
@@ -92,7 +149,7 @@ class PredictionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, prediction):
-        # Hand-written: DRF's field-by-field rendering took a tenth of a submit's time here.
+        # Hand-written: DRF's field-by-field rendering is a sizeable part of a submit's time.
         # The fields declared above still describe the shape in the OpenAPI schema, and
         # tests/predictions/test_serializers.py checks both renderings give the same JSON.
         names = self.Meta.fields
@@ -105,7 +162,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "is_batch": prediction.is_batch,
             "source": prediction.source,
             "row_count": prediction.row_count,
-            "cost": _COST.to_representation(prediction.cost),
+            "cost": _cost_text(prediction.cost),
             "progress": float(prediction.progress),
             "input": prediction.input,
         }
@@ -115,24 +172,28 @@ class PredictionSerializer(serializers.ModelSerializer):
         data["error"] = prediction.error
         data["attempts"] = prediction.attempts
         data["retry_of"] = str(prediction.retry_of_id) if prediction.retry_of_id else None
-        for name in ("created_at", "started_at", "finished_at"):
-            value = getattr(prediction, name)
-            data[name] = None if value is None else _DATETIME.to_representation(value)
+        data["created_at"] = _datetime_text(prediction.created_at)
+        data["started_at"] = _datetime_text(prediction.started_at)
+        data["finished_at"] = _datetime_text(prediction.finished_at)
         data["result_url"] = self.get_result_url(prediction)
         return data
 
     def _inline(self, prediction) -> bool:
         return prediction.is_batch and prediction.row_count <= settings.PREDICTION_INLINE_ROWS
 
+    def _chunk_rows(self, prediction, field: str, rows) -> list[dict]:
+        """A batch's rows from one matrix column of its chunks, in chunk order."""
+        return [
+            row
+            for data in prediction.chunks.order_by("seq").values_list(field, flat=True)
+            for row in rows(columns.from_bytes(data), prediction.version)
+        ]
+
     @extend_schema_field(serializers.ListField(child=serializers.DictField(), allow_null=True))
     def get_inputs(self, prediction):
         if not self._inline(prediction):
             return None
-        return [
-            row
-            for data in prediction.chunks.order_by("seq").values_list("input_matrix", flat=True)
-            for row in columns.input_rows(columns.from_bytes(data), prediction.version)
-        ]
+        return self._chunk_rows(prediction, "input_matrix", columns.input_rows)
 
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_output(self, prediction):
@@ -140,11 +201,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             return prediction.output
         if prediction.status != Status.SUCCEEDED or not self._inline(prediction):
             return None
-        return [
-            row
-            for data in prediction.chunks.order_by("seq").values_list("output_matrix", flat=True)
-            for row in columns.result_rows(columns.from_bytes(data), prediction.version)
-        ]
+        return self._chunk_rows(prediction, "output_matrix", columns.result_rows)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_result_url(self, prediction):

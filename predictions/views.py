@@ -1,22 +1,22 @@
 import orjson
 from django.conf import settings
-from django.http import HttpResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.types import OpenApiTypes
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from billing import limits as usage_limits
-from billing.authentication import UsageLimitsJWTAuthentication as JWTAuthentication
-from mlservice import parsers
-from mlservice.errors import Conflict, PayloadTooLarge, ServiceError, error_response
+from billing.authentication import UsageLimitsJWTAuthentication
+from mlservice.apiviews import BuiltOnce
+from mlservice.errors import Conflict, ServiceError
 from mlservice.parsers import JSONParser
 from mlservice.renderers import JSONRenderer
-from predictions import csvio, selectors, services
+from predictions import actions, csvio, selectors, submit
+from predictions.filters import FilterBackend, PredictionFilter
 from predictions.models import Prediction, Status
 from predictions.serializers import (
     PredictionCreateSerializer,
@@ -24,7 +24,6 @@ from predictions.serializers import (
     PredictionListSerializer,
     PredictionSerializer,
 )
-from registry.selectors import version_resolve
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
@@ -38,30 +37,25 @@ WAIT = OpenApiParameter(
     int,
     description="Hold the request up to N seconds (max 30) until the prediction is finished.",
 )
-FILTERS = [
-    OpenApiParameter("model", str),
-    OpenApiParameter("version", int),
-    OpenApiParameter(
-        "status",
-        str,
-        description="One or more of pending, running, succeeded, "
-        "failed, cancelled (comma-separated).",
-    ),
-    OpenApiParameter("created_after", OpenApiTypes.DATETIME),
-    OpenApiParameter("created_before", OpenApiTypes.DATETIME),
-]
 
 
-class PredictionViewSet(viewsets.GenericViewSet):
+class PredictionViewSet(BuiltOnce, viewsets.GenericViewSet):
     """Submit predictions, read them (optionally waiting), list history, cancel and retry."""
 
     serializer_class = PredictionSerializer
+    queryset = Prediction.objects.none()  # for the OpenAPI schema; requests use get_queryset()
+    authentication_classes = [UsageLimitsJWTAuthentication]
+    permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser]
+    renderer_classes = [JSONRenderer]
+    throttle_classes = []  # submits are limited by billing.limits (429 with Retry-After)
+    filter_backends = [FilterBackend]
+    filterset_class = PredictionFilter
     # A canonical UUID only: anything else is a 404 at the URL, never a 500 in the lookup.
     lookup_value_regex = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
 
     def get_queryset(self):
-        return selectors.predictions_for(user=self.request.user, filters=self.request.query_params)
+        return selectors.predictions_for(user=self.request.user)
 
     def get_object(self):
         return selectors.prediction_get(user=self.request.user, prediction_id=self.kwargs["pk"])
@@ -79,62 +73,45 @@ class PredictionViewSet(viewsets.GenericViewSet):
             "application/json": PredictionCreateSerializer,
             "multipart/form-data": PredictionCSVSerializer,
         },
-        responses={202: PredictionSerializer, 200: PredictionSerializer},
+        responses={
+            202: OpenApiResponse(
+                PredictionSerializer, description="Stored and queued: a new prediction."
+            ),
+            200: OpenApiResponse(
+                PredictionSerializer,
+                description="An Idempotency-Key already used with this body: the first "
+                "prediction, as it is now.",
+            ),
+        },
         description="JSON: one row (`input`) or many (`inputs`). Multipart: a CSV `file` whose "
-        "header names the features. Answers 202 with the stored prediction; it "
-        "runs asynchronously (poll its Location, or GET it with `?wait=`).",
+        "header names the features. A new prediction answers 202 and runs asynchronously "
+        "(poll its Location, or GET it with `?wait=`); a repeated Idempotency-Key answers 200.",
     )
     def create(self, request):
-        usage_limits.check_rate(user=request.user)  # 429 past the per-minute limit
-        key = request.headers.get("Idempotency-Key") or None
-        if key and len(key) > 255:
-            raise ServiceError(
-                "Idempotency-Key is longer than 255 characters.",
-                fields={"Idempotency-Key": ["At most 255 characters."]},
-            )
+        user = request.user
+        usage_limits.check_rate(user=user)  # 429 past the per-minute limit
+        key = _idempotency_key(request)
         if request.content_type.startswith("multipart/"):
-            return self._create_from_csv(request, key)
-        data = PredictionCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        prediction, created = _create_from_json(request.user, key, data.validated_data)
+            data = PredictionCSVSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            prediction, created = submit.prediction_create_from_csv(
+                user=user,
+                model_name=data.validated_data["model"],
+                version_ref=data.validated_data["version"],
+                upload=data.validated_data["file"],
+                idempotency_key=key,
+            )
+        else:
+            data = PredictionCreateSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            prediction, created = _create_from_json(user, key, data.validated_data)
         return self._accepted(prediction, created)
 
-    def _create_from_csv(self, request, key):
-        data = PredictionCSVSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
-        if upload.size > settings.PREDICTION_CSV_MAX_BYTES:
-            raise PayloadTooLarge(
-                f"The CSV file is larger than {settings.PREDICTION_CSV_MAX_BYTES:,} bytes."
-            )
-        model_name, version_ref = data.validated_data["model"], data.validated_data["version"]
-        version = version_resolve(user=request.user, model_name=model_name, ref=version_ref)
-        limit, rows = settings.PREDICTION_CSV_MAX_ROWS, None
-        try:
-            matrix = csvio.read_matrix(upload, version, max_rows=limit)
-            if matrix is None:
-                rows = csvio.read_rows(upload, version, max_rows=limit)
-        except csvio.CSVError as exc:
-            raise services.InvalidInput(str(exc), fields={"file": [str(exc)]}) from None
-        upload.seek(0)
-        prediction, created = services.prediction_create(
-            user=request.user,
-            model_name=model_name,
-            version_ref=version_ref,
-            version=version,
-            rows=rows,
-            matrix=matrix,
-            source=Prediction.Source.CSV,
-            idempotency_key=key,
-            request_fingerprint=services.fingerprint(
-                f"{model_name}\n{version_ref}\n".encode() + services.file_digest(upload).encode()
-            )
-            if key
-            else "",
-        )
-        return self._accepted(prediction, created)
-
-    @extend_schema(parameters=[WAIT])
+    @extend_schema(
+        parameters=[WAIT],
+        description="With `?wait=N` the answer waits up to N seconds for the prediction to "
+        "finish, then shows it as it is then.",
+    )
     def retrieve(self, request, pk=None):
         prediction = self.get_object()
         wait = request.query_params.get("wait")
@@ -145,36 +122,42 @@ class PredictionViewSet(viewsets.GenericViewSet):
                 seconds = -1
             if not 0 <= seconds <= settings.PREDICTION_MAX_WAIT_SECONDS:
                 raise ValidationError({"wait": ["Use a number of seconds from 0 to 30."]})
-            prediction = services.prediction_wait(prediction=prediction, seconds=seconds)
+            prediction = actions.prediction_wait(prediction=prediction, seconds=seconds)
         return Response(PredictionSerializer(prediction).data)
 
-    @extend_schema(parameters=FILTERS, responses=PredictionListSerializer(many=True))
+    @extend_schema(
+        responses=PredictionListSerializer(many=True),
+        description="Filter by model, version, status (one or more, comma-separated) and "
+        "creation time; a batch's rows are left out (read them on the prediction).",
+    )
     def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(PredictionListSerializer(page, many=True).data)
 
     @extend_schema(request=None, responses={200: PredictionSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        prediction = services.prediction_cancel(prediction=self.get_object())
+        prediction = actions.prediction_cancel(prediction=self.get_object())
         return Response(PredictionSerializer(prediction).data)
 
-    @extend_schema(request=None, responses={202: PredictionSerializer})
+    @extend_schema(
+        parameters=[IDEMPOTENCY_HEADER],
+        request=None,
+        responses={202: PredictionSerializer, 200: PredictionSerializer},
+    )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         usage_limits.check_rate(user=request.user)
-        prediction = services.prediction_retry(prediction=self.get_object(), user=request.user)
-        return self._accepted(prediction, True)
+        prediction, created = actions.prediction_retry(
+            prediction=self.get_object(),
+            user=request.user,
+            idempotency_key=_idempotency_key(request),
+        )
+        return self._accepted(prediction, created)
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
-        responses={
-            200: OpenApiResponse(
-                description="The batch's inputs and outputs as CSV, or "
-                "`{id, model, version, row_count, outputs}`"
-                " as JSON."
-            )
-        },
+        responses={200: OpenApiResponse(description="CSV or JSON (see the content types).")},
     )
     @action(detail=True, methods=["get"])
     def result(self, request, pk=None):
@@ -220,90 +203,24 @@ def _location(prediction: Prediction) -> str:
 
 def _create_from_json(user, key: str | None, body: dict) -> tuple[Prediction, bool]:
     """Submit a validated JSON body: {model, version, input} or {model, version, inputs}."""
-    return services.prediction_create(
+    return submit.prediction_create(
         user=user,
         model_name=body["model"],
         version_ref=body["version"],
         row=body.get("input"),
         rows=body.get("inputs"),
         idempotency_key=key,
-        # Only compared between requests with the same key: not worth hashing without one
-        # (a 10,000-row body took 26 ms to hash).
-        request_fingerprint=services.fingerprint(body) if key else "",
+        # Only compared between requests with the same key: not worth hashing a large body
+        # without one.
+        request_fingerprint=submit.fingerprint(body) if key else "",
     )
 
 
-# --- The lean lane for single JSON rows -------------------------------------------------------
-
-_list_or_create = PredictionViewSet.as_view({"get": "list", "post": "create"})
-_ALLOWED = "GET, POST, HEAD, OPTIONS"  # what the viewset's responses say
-_SINGLE_ROW_KEYS = {"model", "version", "input"}
-_RENDERER = JSONRenderer()  # the API's own (mlservice.renderers)
-
-
-def _plain_text(value) -> bool:
-    # What PredictionCreateSerializer's CharFields accept unchanged (no trimming, no null byte).
-    return (
-        type(value) is str
-        and 0 < len(value) <= 64
-        and value == value.strip()
-        and ("\x00" not in value)
-    )
-
-
-def _simple_single_row(request) -> dict | None:
-    """The body as PredictionCreateSerializer would validate it, when it is one JSON row with
-    nothing unusual about it; None for anything else (the DRF view then answers, with its
-    exact error messages)."""
-    if request.content_type != "application/json" or request.content_params:
-        return None
-    if b'"inputs"' in request.body:  # a batch: not worth decoding twice
-        return None
-    try:
-        body = parsers.loads(request.body.decode())
-    except (ValueError, RecursionError):
-        return None
-    if type(body) is not dict or "input" not in body or not body.keys() <= _SINGLE_ROW_KEYS:
-        return None
-    version = body.get("version", "production")
-    if type(version) is int and version >= 0:
-        version = str(version)
-    if not (_plain_text(body["model"]) and _plain_text(version)) or type(body["input"]) is not dict:
-        return None
-    return {"model": body["model"], "version": version, "input": body["input"]}
-
-
-@csrf_exempt
-def predictions_root(request):
-    """`/api/v1/predictions/`. The common case, one JSON row from an authenticated user, is
-    answered here without DRF's request cycle (about 0.5 of the 2.5 ms of CPU a submit took in
-    gunicorn on the bench machine: docs/BENCHMARKS.md). Everything else (listing, CSV uploads,
-    batches, anything unusual in the body or the credentials) goes to PredictionViewSet, which
-    also documents the endpoint. Both submit through _create_from_json and render with
-    PredictionSerializer; tests/predictions/test_lean_submit.py compares them.
-    """
-    if request.method != "POST":
-        return _list_or_create(request)
+def _idempotency_key(request) -> str | None:
     key = request.headers.get("Idempotency-Key") or None
-    body = None if key and len(key) > 255 else _simple_single_row(request)
-    try:
-        authenticated = body and JWTAuthentication().authenticate(request)
-    except exceptions.AuthenticationFailed:
-        authenticated = None  # the DRF view answers 401 with its challenge header
-    if not authenticated:
-        return _list_or_create(request)
-    user = authenticated[0]
-    try:
-        usage_limits.check_rate(user=user)  # 429 past the per-minute limit
-        prediction, created = _create_from_json(user, key, body)
-    except Exception as exc:  # noqa: BLE001 - every error gets the common shape, as in DRF
-        response = error_response(exc, request)
-    else:
-        response = HttpResponse(
-            _RENDERER.render(PredictionSerializer(prediction).data),
-            content_type="application/json",
-            status=202 if created else 200,
+    if key and len(key) > 255:
+        raise ServiceError(
+            "Idempotency-Key is longer than 255 characters.",
+            fields={"Idempotency-Key": ["At most 255 characters."]},
         )
-        response["Location"] = _location(prediction)
-    response["Allow"] = _ALLOWED
-    return response
+    return key

@@ -1,10 +1,14 @@
 """The registry in the admin: upload versions with full validation, promote, roll back, audit."""
 
 import json
+from pathlib import PurePath
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.template.defaultfilters import filesizeformat
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from mlservice import parsers
@@ -112,6 +116,8 @@ class MLModelAdmin(admin.ModelAdmin):
     search_fields = ("name", "title", "description")
     readonly_fields = ("created_by", "created_at", "updated_at")
     inlines = [AliasInline, VersionInline]
+    # Adds "Upload a new version" beside History.
+    change_form_template = "admin/registry/mlmodel/change_form.html"
     actions = [
         *per_alias("rollback", "Roll back the {alias} alias to its previous version"),
         "archive",
@@ -172,6 +178,15 @@ class JSONTextField(forms.CharField):
 
     widget = forms.Textarea(attrs={"rows": 4, "cols": 80, "style": "font-family: monospace"})
 
+    def prepare_value(self, value):
+        # Initial data is the parsed object (a previous version's schema); what the user typed
+        # comes back as text and is shown as typed. A list shows one item per line.
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, list) and value:
+            return "[\n" + ",\n".join(f"  {json.dumps(item)}" for item in value) + "\n]"
+        return json.dumps(value)
+
     def to_python(self, value):
         value = super().to_python(value)
         if value in ("", None):
@@ -187,12 +202,19 @@ class JSONTextField(forms.CharField):
 class VersionUploadForm(ServiceForm):
     """Uploading a version runs the whole validation (load, example prediction) in clean()."""
 
-    artifact = forms.FileField(help_text="skops, ONNX or joblib file (stored under a new name).")
+    artifact = forms.FileField(
+        help_text="skops, ONNX, LightGBM text, XGBoost JSON/UBJSON, Prophet JSON or joblib "
+        "file (stored under a new name)."
+    )
     format = forms.ChoiceField(choices=ArtifactFormat.choices)
     input_schema = JSONTextField(
-        help_text='Ordered features, e.g. [{"name": "age", "type": "number", "minimum": 0}]'
+        help_text='Ordered features, e.g. [{"name": "age", "type": "number", "minimum": 0}]. '
+        'A forecast model: {"max_horizon": 30, "frequency": "D"}, plus "lags": [1, 7] and '
+        '"calendar": ["day_of_week"] for a regressor run on lags.'
     )
-    input_example = JSONTextField(help_text='One row, e.g. {"age": 42}')
+    input_example = JSONTextField(
+        help_text='One row, e.g. {"age": 42}. A forecast model: one request, e.g. {"horizon": 7}.'
+    )
     labels = JSONTextField(required=False, help_text='Classifiers: ["setosa", "versicolor"]')
     metrics = JSONTextField(required=False, help_text='Free JSON, e.g. {"accuracy": 0.97}')
     sha256 = forms.CharField(
@@ -240,6 +262,23 @@ class VersionUploadForm(ServiceForm):
         )
 
 
+# What a new version takes over from the model's latest one when uploaded from the model page.
+CARRIED_OVER = (
+    "format",
+    "input_schema",
+    "input_example",
+    "labels",
+    "ignore_extra_features",
+    "timeout_seconds",
+    "price_per_row",
+)
+
+
+def artifact_filename(version: ModelVersion) -> str:
+    """`iris-v3.skops`: the model, the version and the stored file's extension."""
+    return f"{version.model.name}-v{version.number}{PurePath(version.artifact.name).suffix}"
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = (
@@ -259,10 +298,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = (
         "model",
         "number",
-        "artifact",
+        "artifact_download",
         "format",
         "runtime",
         "serving_runtime",
+        "twin_summary",
         "twin_report",
         "sha256",
         "size",
@@ -280,6 +320,50 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("aliases")
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.artifact_view)
+        return [
+            path("<int:object_id>/artifact/", download, name="registry_modelversion_artifact"),
+            *super().get_urls(),
+        ]
+
+    def artifact_view(self, request, object_id: int):
+        """The stored artifact as a download, to staff who may view versions; it is served
+        from here because uploaded files are not public (MEDIA_URL serves nothing)."""
+        version = ModelVersion.objects.select_related("model").filter(pk=object_id).first()
+        if version is None:
+            raise Http404("No such model version.")
+        if not self.has_view_permission(request, version):
+            raise PermissionDenied
+        try:
+            handle = version.artifact.open("rb")
+        except FileNotFoundError:
+            raise Http404(f"The artifact of {version} is missing from storage.") from None
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=artifact_filename(version),
+            content_type="application/octet-stream",
+        )
+
+    def get_changeform_initial_data(self, request):
+        """A new version of a model starts from its latest version's schema, labels, example
+        and serving settings (`?model=<id>`, the model page's "Upload a new version")."""
+        initial = super().get_changeform_initial_data(request)
+        model_id = str(initial.get("model", ""))
+        model = MLModel.objects.filter(pk=model_id).first() if model_id.isdigit() else None
+        previous = model.latest_version() if model else None
+        if previous is not None:
+            initial.update({field: getattr(previous, field) for field in CARRIED_OVER})
+            # PostgreSQL's jsonb keeps keys in its own order; show them in the schema's.
+            example = previous.input_example
+            if isinstance(example, dict):
+                initial["input_example"] = {
+                    **{name: example[name] for name in previous.feature_names if name in example},
+                    **example,
+                }
+        return initial
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -326,6 +410,21 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="artifact")
+    def artifact_download(self, obj):
+        url = reverse("admin:registry_modelversion_artifact", args=[obj.pk])
+        return format_html(
+            '<a href="{}" download>Download {}</a> ({})',
+            url,
+            artifact_filename(obj),
+            filesizeformat(obj.size),
+        )
+
+    @admin.display(description="ONNX twin")
+    def twin_summary(self, obj):
+        report = obj.twin_report or {}
+        return report.get("summary") or report.get("reason") or "No twin was tried."
 
     @admin.display(description="input schema")
     def pretty_schema(self, obj):

@@ -38,6 +38,7 @@ class WrittenOnce(models.Model):
 class Task(models.TextChoices):
     CLASSIFICATION = "classification", "Classification"
     REGRESSION = "regression", "Regression"
+    FORECAST = "forecast", "Forecast"
 
 
 # The choices are the table of formats: a format is added there, in one place.
@@ -86,6 +87,10 @@ class MLModel(models.Model):
         alias = next((a for a in self.aliases.all() if a.name == PRODUCTION), None)
         return alias.version if alias else None
 
+    def latest_version(self) -> "ModelVersion | None":
+        """The version uploaded last; None before the first upload."""
+        return self.versions.order_by("-number").first()
+
 
 def artifact_upload_to(instance: "ModelVersion", filename: str) -> str:
     """A generated name: the uploaded file name never reaches the disk."""
@@ -127,9 +132,12 @@ class ModelVersion(models.Model):
     twin_report = models.JSONField(default=dict, blank=True)
     sha256 = models.CharField(max_length=64)
     size = models.BigIntegerField()
-    input_schema = models.JSONField(help_text="Ordered features: name, type, bounds/enum.")
+    input_schema = models.JSONField(
+        help_text="Ordered features: name, type, bounds/enum. A forecast model: its forecast "
+        "spec (max_horizon, frequency, lags, calendar, regressors)."
+    )
     labels = models.JSONField(null=True, blank=True, help_text="Class labels (classifiers).")
-    input_example = models.JSONField(help_text="One input row.")
+    input_example = models.JSONField(help_text="One input row (a forecast model: one request).")
     metrics = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True)
     ignore_extra_features = models.BooleanField(
@@ -181,7 +189,15 @@ class ModelVersion(models.Model):
         return "onnxruntime (twin)" if self.onnx_twin else self.runtime
 
     @property
+    def is_forecast(self) -> bool:
+        return self.model.task == Task.FORECAST
+
+    @property
     def feature_names(self) -> list[str]:
+        """The features of an input row; a forecast request has none (its spec names its
+        regressors)."""
+        if self.is_forecast:
+            return []
         return [feature["name"] for feature in self.input_schema]
 
 

@@ -92,7 +92,7 @@ def version_or_latest(*, user, model_name: str, ref: int | str | None = None) ->
     if ref in (None, ""):
         model = model_get(user=user, name=model_name)
         if not model.aliases.filter(name=PRODUCTION).exists():
-            latest = model.versions.order_by("-number").first()
+            latest = model.latest_version()
             if latest is None:
                 raise NotFound(
                     f"Model {model.name!r} has no versions yet.", code="version_not_found"

@@ -15,9 +15,8 @@ from django.db.models import Max
 from rest_framework import status
 
 from mlservice.errors import Conflict, NotFound, ServiceError
-from registry import runtimes
+from registry import runtimes, validation
 from registry.models import Alias, AliasMove, AuditEvent, MLModel, ModelVersion, Task
-from registry.schemas import check_input_schema, row_errors
 
 
 class InvalidArtifact(ServiceError):
@@ -124,7 +123,7 @@ def _check_request(version: ModelVersion, artifact) -> None:
             code="pickle_not_allowed",
         )
     fields = {}
-    problems = check_input_schema(version.input_schema)
+    problems = validation.schema_problems(version)
     if problems:
         fields["input_schema"] = problems
     labels = version.labels
@@ -137,9 +136,9 @@ def _check_request(version: ModelVersion, artifact) -> None:
         ):
             fields["labels"] = ["A classifier needs a list of two or more distinct class labels."]
     elif labels:
-        fields["labels"] = ["A regression model has no class labels."]
+        fields["labels"] = [f"A {version.model.task} model has no class labels."]
     if not fields:
-        errors = row_errors(version.input_example, version.input_schema)
+        errors = validation.input_errors(version.input_example, version)
         if errors:
             fields["input_example"] = [f"{k}: {v}" for k, v in errors.items()]
     if fields:
@@ -225,7 +224,9 @@ def _check_staged(
             max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
             expected_sha256=(expected_sha256 or "").strip().lower() or None,
             allow_pickle=allow_pickle,
-            twin=settings.REGISTRY_ONNX_TWINS,  # the ONNX fast path: a twin, if one agrees
+            # The ONNX fast path: a twin, if one agrees; a lag forecaster calls its regressor on
+            # a few rows per step, where a twin would not pay.
+            twin=settings.REGISTRY_ONNX_TWINS and not version.is_forecast,
             isolation=runtimes.IsolationLimits(
                 timeout_seconds=settings.PICKLE_VALIDATION_TIMEOUT_SECONDS,
                 memory_bytes=settings.PICKLE_VALIDATION_MEMORY_BYTES,

@@ -1,13 +1,12 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from registry import selectors, services
+from registry import selectors, services, validation
 from registry.models import Alias, AliasMove
 from registry.permissions import ReadOrStaffWrite
-from registry.schemas import to_json_schema
 from registry.serializers import (
     AliasMoveInputSerializer,
     AliasMoveSerializer,
@@ -86,7 +85,8 @@ class MLModelViewSet(RegistryViewSet):
     @extend_schema(parameters=[VERSION_PARAM], responses=InputSchemaSerializer)
     @action(detail=True, methods=["get"], url_path="schema")
     def input_schema(self, request, name=None):
-        """The input a version expects, as JSON Schema, with an example row."""
+        """The input a version expects, as JSON Schema, with an example row (a forecast
+        model: an example request)."""
         version = selectors.version_or_latest(
             user=request.user, model_name=name, ref=request.query_params.get("version")
         )
@@ -94,9 +94,7 @@ class MLModelViewSet(RegistryViewSet):
             {
                 "model": version.model.name,
                 "version": version.number,
-                "json_schema": to_json_schema(
-                    version.input_schema, ignore_extra=version.ignore_extra_features
-                ),
+                "json_schema": validation.json_schema(version),
                 "example": version.input_example,
                 "labels": version.labels,
             }
@@ -109,7 +107,7 @@ class ModelVersionViewSet(RegistryViewSet):
     serializer_class = VersionSerializer
     lookup_field = "number"
     lookup_value_regex = r"[0-9]+"
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # an upload carries the artifact file
 
     def get_queryset(self):
         return selectors.versions_of(self.model())
@@ -125,7 +123,12 @@ class ModelVersionViewSet(RegistryViewSet):
         )
         return Response(VersionSerializer(version, context=self.get_serializer_context()).data)
 
-    @extend_schema(request=VersionUploadSerializer, responses={201: VersionSerializer})
+    @extend_schema(
+        request=VersionUploadSerializer,
+        responses={201: VersionSerializer},
+        description="Multipart: the artifact `file` and its metadata; `input_schema`, "
+        "`input_example`, `labels` and `metrics` are fields of JSON text.",
+    )
     def create(self, request, model_name=None):
         data = VersionUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)

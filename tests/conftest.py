@@ -43,6 +43,15 @@ def client_for(user) -> APIClient:
 
 
 @pytest.fixture
+def admin_client(client, staff_user):
+    """The Django test client logged in to the admin as a superuser."""
+    staff_user.is_superuser = True
+    staff_user.save()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
 def user_client(user):
     return client_for(user)
 

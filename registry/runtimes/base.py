@@ -13,7 +13,8 @@ from registry.schemas import build_matrix
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
-TASKS = (CLASSIFICATION, REGRESSION)
+FORECAST = "forecast"
+TASKS = (CLASSIFICATION, REGRESSION, FORECAST)
 
 PathLike = str | os.PathLike[str]
 
@@ -32,6 +33,27 @@ def describe(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def check_feature_count(count: int, input_schema: list[dict]) -> None:
+    """The model takes as many features as the version's schema lists."""
+    if count != len(input_schema):
+        raise ArtifactError(
+            f"the model takes {count} features but the schema has {len(input_schema)}",
+            code="schema_mismatch",
+        )
+
+
+def check_feature_names(names: Sequence[str] | None, input_schema: list[dict]) -> None:
+    """Feature names the model file carries are the schema's, in its order: a schema in another
+    order would silently feed the model the wrong columns. Files without names pass."""
+    expected = [feature["name"] for feature in input_schema]
+    if names is not None and list(names) != expected:
+        raise ArtifactError(
+            f"the model was fitted on the features {list(names)} in that order, "
+            f"but the schema lists {expected}",
+            code="schema_mismatch",
+        )
 
 
 def _class_key(value: Any) -> int | float | str:
@@ -188,3 +210,6 @@ class Format:
     # A predictor of this format -> an equivalent ONNX model's bytes (an onnxruntime twin,
     # kept if its outputs agree); None: no twin is tried.
     to_onnx: Callable[[Predictor], bytes] | None = None
+    # The file is a forecaster itself (loaded for the forecast task only). Other formats hold a
+    # regressor, which the forecast task runs step by step on lags of the series.
+    forecaster: bool = False

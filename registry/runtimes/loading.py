@@ -5,9 +5,12 @@ import math
 import os
 from pathlib import Path
 
+from registry import forecasts
 from registry.runtimes.archives import check_archive
 from registry.runtimes.base import (
     CLASSIFICATION,
+    FORECAST,
+    REGRESSION,
     TASKS,
     ArtifactError,
     Format,
@@ -15,6 +18,7 @@ from registry.runtimes.base import (
     Predictor,
     describe,
 )
+from registry.runtimes.forecasters import LagForecaster, check_answer
 from registry.runtimes.formats import FORMATS
 from registry.runtimes.isolation import DEFAULT_LIMITS, IsolationLimits, run_isolated
 from registry.runtimes.sniffing import sniff_format
@@ -57,13 +61,29 @@ def _load(entry: Format, source, **spec) -> Predictor:
     """`entry.load(source)`, any failure an ArtifactError `load_failed` with a one-line message;
     `source` is a path, or (in the isolated process) an open file."""
     try:
-        return entry.load(source, **spec)
+        return _load_for_task(entry, source, **spec)
     except ArtifactError:
         raise
     except Exception as exc:
         raise ArtifactError(
             f"the {entry.name} artifact could not be loaded: {describe(exc)}", code="load_failed"
         ) from exc
+
+
+def _load_for_task(entry: Format, path, *, task: str, input_schema, labels) -> Predictor:
+    """A forecast version in a regressor's format is that regressor run on lags of the series;
+    a forecaster's own format (Prophet) serves the forecast task only."""
+    if task == FORECAST and not entry.forecaster:
+        regressor = entry.load(
+            path, task=REGRESSION, input_schema=forecasts.model_features(input_schema), labels=None
+        )
+        return LagForecaster(regressor, spec=input_schema)
+    if entry.forecaster and task != FORECAST:
+        raise ArtifactError(
+            f"a {entry.name} model forecasts; register it under a forecast model",
+            code="task_mismatch",
+        )
+    return entry.load(path, task=task, input_schema=input_schema, labels=labels)
 
 
 def _pickle_refused(entry: Format) -> str:
@@ -171,11 +191,21 @@ def _check_pickle_policy(entry: Format, allow_pickle: bool, expected_sha256: str
 
 
 def _run_example(predictor: Predictor, input_example: dict) -> dict:
-    names = [feature["name"] for feature in predictor.input_schema]
-    if not isinstance(input_example, dict) or set(input_example) != set(names):
-        raise ArtifactError(
-            f"the input example must have exactly the features {names}", code="example_failed"
-        )
+    if predictor.task == FORECAST:
+        errors = forecasts.request_errors(input_example, predictor.input_schema)
+        if errors:
+            raise ArtifactError(
+                f"the input example is not a valid forecast request: {errors}",
+                code="example_failed",
+            )
+        input_example = forecasts.project_request(input_example, predictor.input_schema)
+    else:
+        names = [feature["name"] for feature in predictor.input_schema]
+        if not isinstance(input_example, dict) or set(input_example) != set(names):
+            raise ArtifactError(
+                f"the input example must have exactly the features {names}",
+                code="example_failed",
+            )
     try:
         (output,) = predictor.predict([input_example])
     except ArtifactError:
@@ -184,11 +214,19 @@ def _run_example(predictor: Predictor, input_example: dict) -> dict:
         raise ArtifactError(
             f"the model failed on the input example: {describe(exc)}", code="example_failed"
         ) from exc
-    check_example_output(output, predictor.task, predictor.labels)
+    check_output(output, task=predictor.task, labels=predictor.labels, example=input_example)
     return output
 
 
-def check_example_output(output: dict, task: str, labels: list[str] | None) -> None:
+def check_output(output: dict, *, task: str, labels: list[str] | None, example: dict) -> None:
+    """Refuse an input example's output that does not fit the task (`example_failed`)."""
+    if task == FORECAST:
+        check_answer(output, example[forecasts.HORIZON])
+    else:
+        _check_example_output(output, task, labels)
+
+
+def _check_example_output(output: dict, task: str, labels: list[str] | None) -> None:
     if task == CLASSIFICATION:
         probabilities = output.get("probabilities")
         valid = (

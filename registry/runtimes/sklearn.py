@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import onnx
 
-from registry.runtimes.base import CLASSIFICATION, REGRESSION, ArtifactError, Predictor
+from registry.runtimes.base import (
+    CLASSIFICATION,
+    REGRESSION,
+    ArtifactError,
+    Predictor,
+    check_feature_count,
+    check_feature_names,
+)
 
 # Well inside what the installed onnxruntime runs and what skl2onnx tests.
 ONNX_TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
@@ -54,22 +61,10 @@ def _check_sklearn_model(model: Any, task: str, input_schema: list[dict]) -> Non
 
 
 def _check_feature_names(model: Any, input_schema: list[dict]) -> None:
-    names = [feature["name"] for feature in input_schema]
     count = getattr(model, "n_features_in_", None)
-    if count is not None and count != len(names):
-        raise ArtifactError(
-            f"the model takes {count} features but the schema has {len(names)}",
-            code="schema_mismatch",
-        )
-    # A model fitted on a DataFrame knows its column order; a schema in another order would
-    # silently feed it the wrong columns.
-    fitted_names = getattr(model, "feature_names_in_", None)
-    if fitted_names is not None and list(fitted_names) != names:
-        raise ArtifactError(
-            f"the model was fitted on the columns {list(fitted_names)} in that order, "
-            f"but the schema lists {names}",
-            code="schema_mismatch",
-        )
+    if count is not None:
+        check_feature_count(count, input_schema)
+    check_feature_names(getattr(model, "feature_names_in_", None), input_schema)
 
 
 def estimator_to_onnx(estimator: Any, n_features: int) -> onnx.ModelProto:

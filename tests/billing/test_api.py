@@ -130,14 +130,6 @@ def test_users_cannot_adjust_balances(user, user_client):
     assert user_client.get(BALANCE).json()["available"] == "100.0000"
 
 
-@pytest.fixture
-def admin_client(client, staff_user):
-    staff_user.is_superuser = True
-    staff_user.save()
-    client.force_login(staff_user)
-    return client
-
-
 def test_staff_adjust_a_balance_in_the_admin_with_a_reason(admin_client, user, staff_user):
     url = "/admin/billing/ledgerentry/add/"
     assert admin_client.get(url).status_code == 200

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from billing.services import CAPTURE_STATUS, RELEASE_STATUSES, settle
-from predictions import services as prediction_services
+from predictions import housekeeping
 from predictions.models import TERMINAL, Prediction, Status
 from tests.billing.conftest import account, kinds, ledger_sums, set_price
 from tests.predictions.conftest import SETOSA, VIRGINICA, get, run_worker, submit
@@ -130,11 +130,11 @@ def test_reconcile_runs_never_charge_a_requeued_prediction_twice(iris, alice, al
     prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
     _orphan(prediction_id, attempts=1)
 
-    assert prediction_services.reconcile()["requeued"] == 1
-    prediction_services.reconcile()
+    assert housekeeping.reconcile()["requeued"] == 1
+    housekeeping.reconcile()
     assert settlements(prediction_id) == []  # back to pending: still reserved, not settled
     run_worker()
-    prediction_services.reconcile()
+    housekeeping.reconcile()
 
     assert Prediction.objects.get(pk=prediction_id).status == "succeeded"
     assert settlements(prediction_id) == ["capture"]
@@ -149,8 +149,8 @@ def test_reconcile_refunds_a_prediction_whose_worker_died_too_often_once(
     prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
     _orphan(prediction_id, attempts=settings.PREDICTION_MAX_ATTEMPTS)
 
-    assert prediction_services.reconcile()["failed"] == 1
-    assert prediction_services.reconcile()["failed"] == 0
+    assert housekeeping.reconcile()["failed"] == 1
+    assert housekeeping.reconcile()["failed"] == 0
 
     assert get(alice_client, prediction_id).json()["error"]["code"] == "worker_lost"
     assert settlements(prediction_id) == ["release"]

@@ -52,8 +52,14 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def viewport() -> dict:
+    """The browser window's size; a test module overrides it to check a narrower screen."""
+    return {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def page(browser, request, viewport):
+    context = browser.new_context(viewport=viewport)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page

@@ -30,6 +30,12 @@ from tests.predictions.conftest import (  # noqa: F401 - fixtures
     register_hostile,
     submit,
 )
+from tests.webhooks.conftest import (  # noqa: F401 - fixtures
+    endpoint,
+    owner,
+    owner_client,
+    receiver,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,8 +139,8 @@ class Processes:
         self.started.append(process)
         return process
 
-    def worker(self, *, burst: bool = False, **extra) -> subprocess.Popen:
-        args = [sys.executable, "manage.py", "rqworker", "predictions"]
+    def worker(self, *, burst: bool = False, queues=("predictions",), **extra) -> subprocess.Popen:
+        args = [sys.executable, "manage.py", "rqworker", *queues]
         return self._spawn("worker", args + (["--burst"] if burst else []), extra)
 
     def web(self, port: int, **extra) -> subprocess.Popen:
@@ -179,6 +185,15 @@ def all_terminal(ids):
     return lambda: not Prediction.objects.filter(
         pk__in=ids, status__in=[Status.PENDING, Status.RUNNING]
     ).exists()
+
+
+# Workers in these tests repair quickly: a reconcile pass every second, and a lease of the
+# version's timeout (5 s for fast_iris) plus 1 s.
+FAST_RECOVERY = {
+    "RECONCILE_INTERVAL_SECONDS": 1,
+    "RECONCILE_PENDING_GRACE_SECONDS": 1,
+    "PREDICTION_LEASE_GRACE_SECONDS": 1,
+}
 
 
 def figure(name: str, value) -> None:

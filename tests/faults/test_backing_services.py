@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from predictions.models import Prediction, Status
 from tests.faults.conftest import (
+    FAST_RECOVERY,
     SETOSA,
     all_terminal,
     figure,
@@ -21,7 +22,6 @@ from tests.faults.conftest import (
     submit,
     wait_until,
 )
-from tests.faults.test_workers import FAST_RECOVERY
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

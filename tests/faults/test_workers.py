@@ -3,12 +3,15 @@
 import signal
 import time
 
+import psycopg
 import pytest
+from django.db import connection
 from rq import Worker
 
 from predictions.models import Prediction, PredictionChunk, Status
-from predictions.queue import get_queue
+from predictions.queue import get_queue, job_id_for
 from tests.faults.conftest import (
+    FAST_RECOVERY,
     SETOSA,
     VIRGINICA,
     all_terminal,
@@ -23,14 +26,6 @@ from tests.faults.slow_models import PacedRegressor
 from tests.predictions import hostile_models
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
-
-# Workers in these tests repair quickly: a reconcile pass every second, and a lease of the
-# version's timeout (5 s for fast_iris) plus 1 s.
-FAST_RECOVERY = {
-    "RECONCILE_INTERVAL_SECONDS": 1,
-    "RECONCILE_PENDING_GRACE_SECONDS": 1,
-    "PREDICTION_LEASE_GRACE_SECONDS": 1,
-}
 
 
 def submit_many(client, count: int) -> dict[str, str]:
@@ -232,3 +227,55 @@ def test_a_subprocess_worker_fails_a_model_that_swallows_its_timeout(
     assert prediction.output is None
     figure("stubborn_timeout_subprocess", f"failed/timeout, worker done in "
            f"{time.monotonic() - started:.1f} s (model would run 3 s)")  # fmt: skip
+
+
+def database_dsn() -> dict:
+    settings = connection.settings_dict
+    return {"dbname": settings["NAME"], "host": settings["HOST"], "port": settings["PORT"],
+            "user": settings["USER"], "password": settings["PASSWORD"]}  # fmt: skip
+
+
+def claim_is_waiting() -> bool:
+    """Whether a session waits for a row lock (the worker's claim on the held row). Asked on
+    a connection of its own: pg_stat_activity is a snapshot per transaction."""
+    with psycopg.connect(**database_dsn(), autocommit=True) as observer:
+        [waiting] = observer.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        ).fetchone()
+    return waiting > 0
+
+
+def test_a_worker_killed_between_taking_a_job_and_claiming_it_strands_nothing(
+    alice_client, fast_iris, processes, private_redis
+):
+    response = submit(alice_client, {"model": "iris", "inputs": [SETOSA, VIRGINICA]})
+    prediction_id = response.json()["id"]
+    job_key = f"rq:job:{job_id_for(prediction_id)}"
+    redis_client = private_redis.client()
+    # Hold the row, so the worker stops right before its claim (an UPDATE) reaches the row.
+    with psycopg.connect(**database_dsn(), autocommit=False) as holder:
+        holder.execute("SELECT id FROM predictions_prediction WHERE id = %s FOR UPDATE",
+                       [prediction_id])  # fmt: skip
+        first = processes.worker(**FAST_RECOVERY)
+        wait_until(claim_is_waiting, 60, "the worker never tried to claim", 0.05)
+        assert redis_client.hget(job_key, "status") == b"started"
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        # The dead worker's statement dies with it, before it changed the row.
+        holder.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        holder.rollback()
+    assert Prediction.objects.get(pk=prediction_id).status == Status.PENDING
+    assert redis_client.hget(job_key, "status") == b"started"
+
+    second = processes.worker(**FAST_RECOVERY)
+    took = wait_until(all_terminal([prediction_id]), 60, "the prediction stayed stranded", 0.2)
+    prediction = Prediction.objects.get(pk=prediction_id)
+    assert prediction.status == Status.SUCCEEDED, log_of(second)
+    document = alice_client.get(f"/api/v1/predictions/{prediction_id}/").json()
+    assert [o["label"] for o in document["output"]] == ["setosa", "virginica"]
+    figure("kill9_before_claim", f"pending with a started job; succeeded {took:.1f} s after a "
+           "new worker started")  # fmt: skip

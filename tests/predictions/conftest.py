@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.test import override_settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
@@ -22,15 +23,12 @@ from tests.registry.conftest import (  # noqa: F401 - fixtures below
     IRIS,
     Artifacts,
     artifacts,  # noqa: F401
+    boosters,  # noqa: F401
 )
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 VIRGINICA = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 XY_SCHEMA = [{"name": "x", "type": "number"}, {"name": "y", "type": "number"}]
-
-# Tests that run prediction jobs need committed rows: enqueueing happens on commit, and a
-# worker subprocess reads the database through its own connection.
-pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
@@ -142,3 +140,19 @@ def worker_subprocess(media_root: Path, *extra_env: tuple[str, str]) -> subproce
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def scrape(client, **extra) -> dict:
+    """GET /metrics -> {sample name: {frozenset(labels): value}}."""
+    response = client.get("/metrics", **extra)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain")
+    samples: dict = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[frozenset(sample.labels.items())] = sample.value
+    return samples
+
+
+def labels(**kw) -> frozenset:
+    return frozenset(kw.items())

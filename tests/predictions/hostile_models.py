@@ -46,3 +46,16 @@ class StubbornRegressor(_Base):
                 with contextlib.suppress(BaseException):  # the point of this model
                     time.sleep(0.05)
         return self._value(X)
+
+
+class SlowToLoadRegressor(_Base):
+    """Takes LOAD_SECONDS to unpickle (a big model's cold start), then predicts at once."""
+
+    LOAD_SECONDS = 0.6
+
+    def __setstate__(self, state):
+        time.sleep(self.LOAD_SECONDS)
+        super().__setstate__(state)
+
+    def predict(self, X):
+        return self._value(X)

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from predictions import services
+from predictions import execute, housekeeping
 from predictions.models import Prediction, PredictionChunk, Status
 from registry import demo
 from tests.conftest import client_for
@@ -342,7 +342,6 @@ class TestCancelAndRetry:
     def test_a_running_batch_is_stopped_by_cancel(self, alice_client, sleepy, media_root):
         rows = [{"x": 5.5, "y": 0}] * 4
         prediction_id = submit(alice_client, {"model": "sleepy", "inputs": rows}).json()["id"]
-        Prediction.objects.filter(pk=prediction_id).update()
         worker = worker_subprocess(media_root, ("PREDICTION_CHUNK_ROWS", "1"))
         try:
             deadline = time.monotonic() + 30
@@ -397,10 +396,10 @@ class TestReconcile:
         redis_connection().flushdb()
         run_worker()
         assert Prediction.objects.pending().count() == 5
-        assert services.reconcile()["enqueued"] == 0  # too young: may still be on their way
+        assert housekeeping.reconcile()["enqueued"] == 0  # too young: may still be on their way
         Prediction.objects.update(created_at=timezone.now() - timedelta(minutes=1))
-        assert services.reconcile()["enqueued"] == 5
-        assert services.reconcile()["enqueued"] == 0  # their jobs exist now
+        assert housekeeping.reconcile()["enqueued"] == 5
+        assert housekeeping.reconcile()["enqueued"] == 0  # their jobs exist now
         run_worker()
         assert set(Prediction.objects.values_list("status", flat=True)) == {"succeeded"}
         assert Prediction.objects.filter(pk__in=ids, attempts=1).count() == 5
@@ -415,7 +414,7 @@ class TestReconcile:
         get_queue().remove(job_id_for(prediction_id))
         redis_connection().hset(f"rq:job:{job_id_for(prediction_id)}", "status", "failed")
         Prediction.objects.update(created_at=timezone.now() - timedelta(minutes=1))
-        assert services.reconcile()["enqueued"] == 1
+        assert housekeeping.reconcile()["enqueued"] == 1
         run_worker()
         assert get(alice_client, prediction_id).json()["status"] == "succeeded"
 
@@ -426,7 +425,7 @@ class TestReconcile:
         redis_connection().flushdb()
         prediction = Prediction.objects.get(pk=prediction_id)
         prediction.mark_running(lease_seconds=-1)  # its worker died; the lease ran out
-        assert services.reconcile()["requeued"] == 1
+        assert housekeeping.reconcile()["requeued"] == 1
         run_worker()
         body = get(alice_client, prediction_id).json()
         assert body["status"] == "succeeded" and body["attempts"] == 2
@@ -435,7 +434,7 @@ class TestReconcile:
         settings.PREDICTION_MAX_ATTEMPTS = 1
         prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
         Prediction.objects.get(pk=prediction_id).mark_running(lease_seconds=-1)
-        assert services.reconcile()["failed"] == 1
+        assert housekeeping.reconcile()["failed"] == 1
         assert get(alice_client, prediction_id).json()["error"]["code"] == "worker_lost"
 
     def test_the_reconcile_command_reports_what_it_did(self, alice_client, iris):
@@ -450,7 +449,7 @@ class TestReconcile:
             response = submit(alice_client, {"model": "iris", "input": SETOSA})
         assert response.status_code == 202 and response.json()["status"] == "pending"
         Prediction.objects.update(created_at=timezone.now() - timedelta(minutes=1))
-        assert services.reconcile()["enqueued"] == 1
+        assert housekeeping.reconcile()["enqueued"] == 1
         run_worker()
         assert get(alice_client, response.json()["id"]).json()["output"]["label"] == "setosa"
 
@@ -632,7 +631,7 @@ class TestCrossRequestBatching:
             other_worker.execute(
                 "SELECT id FROM predictions_prediction WHERE id = %s FOR UPDATE", [ids[0]]
             )
-            services._execute_singles(first)
+            execute._execute_singles(first)
         statuses = dict(Prediction.objects.values_list("pk", "status"))
         assert [statuses[Prediction.objects.get(pk=i).pk] for i in ids] == [
             "pending",

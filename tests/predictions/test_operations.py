@@ -10,7 +10,6 @@ import pytest
 from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
-from prometheus_client.parser import text_string_to_metric_families
 from rq import Worker
 from rq.job import Job
 
@@ -18,25 +17,16 @@ from mlservice.redis import redis_connection
 from ops import stats
 from predictions.models import Prediction
 from predictions.queue import get_queue, job_id_for
-from tests.predictions.conftest import SETOSA, run_worker, submit, worker_subprocess
+from tests.predictions.conftest import (
+    SETOSA,
+    labels,
+    run_worker,
+    scrape,
+    submit,
+    worker_subprocess,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def scrape(client, **extra) -> dict:
-    """GET /metrics -> {sample name: {frozenset(labels): value}}."""
-    response = client.get("/metrics", **extra)
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain")
-    samples: dict = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            samples.setdefault(sample.name, {})[frozenset(sample.labels.items())] = sample.value
-    return samples
-
-
-def labels(**kw) -> frozenset:
-    return frozenset(kw.items())
 
 
 class TestMetrics:

@@ -1,57 +1,51 @@
-"""The one-round-trip enqueue writes exactly the job RQ's own enqueue writes."""
-
-import pickle
-import uuid
-import zlib
-from datetime import datetime
+"""A prediction's RQ job, as enqueued through RQ's own API, is the job a worker runs."""
 
 import pytest
 from rq.job import Job
 
 from mlservice.redis import redis_connection
 from predictions import queue
+from predictions.models import Prediction, Status
+from tests.predictions.conftest import SETOSA, VIRGINICA, run_worker, submit
 
-pytestmark = pytest.mark.django_db
-
-
-def job_hash(job_id: str) -> dict:
-    return redis_connection().hgetall(f"rq:job:{job_id}")
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def comparable(fields: dict, prediction_id) -> dict:
-    """The job hash with its clock fields checked for format and dropped, and the prediction id
-    replaced, so two jobs of different predictions compare equal when RQ would write both."""
-    readable = dict(fields)
-    for clock in (b"created_at", b"enqueued_at"):
-        assert datetime.strptime(readable.pop(clock).decode(), "%Y-%m-%dT%H:%M:%S.%fZ")
-    func, instance, args, kwargs = pickle.loads(zlib.decompress(readable.pop(b"data")))
-    readable["call"] = (func, instance, tuple(a.replace(str(prediction_id), "ID") for a in args))
-    readable[b"description"] = readable[b"description"].replace(str(prediction_id).encode(), b"ID")
-    readable[b"meta"] = pickle.loads(readable[b"meta"])
-    return readable
+def job_of(prediction_id) -> Job:
+    return Job.fetch(queue.job_id_for(prediction_id), connection=redis_connection())
 
 
-def test_the_fast_enqueue_writes_the_same_job_as_rqs_enqueue_call():
-    redis_connection().flushdb()
-    mine, theirs = uuid.uuid4(), uuid.uuid4()
-    assert queue.enqueue(mine, timeout=42)
-    queue.get_queue().enqueue_call(
-        queue.JOB_FUNC,
-        args=(str(theirs),),
-        job_id=queue.job_id_for(theirs),
-        timeout=42,
-        result_ttl=0,
-        failure_ttl=86_400,
-        meta={"request_id": None},
-    )
-    fast, reference = job_hash(queue.job_id_for(mine)), job_hash(queue.job_id_for(theirs))
-    assert set(fast) == set(reference)
-    assert comparable(fast, mine) == comparable(reference, theirs)
+def test_a_submitted_prediction_is_queued_as_a_job_the_worker_runs(alice_client, iris):
+    prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
 
-    job = Job.fetch(queue.job_id_for(mine), connection=redis_connection())
-    assert job.func_name == queue.JOB_FUNC
-    assert job.args == (str(mine),)
-    assert job.get_status() == "queued"
-    assert job.timeout == 42
-    assert queue.get_queue().job_ids == [queue.job_id_for(mine), queue.job_id_for(theirs)]
-    assert queue.get_queue().key.encode() in redis_connection().smembers("rq:queues")
+    job = job_of(prediction_id)
+    assert job.func_name == queue.JOB_FUNC and job.args == (prediction_id,)
+    assert job.get_status() == "queued" and job.origin == queue.QUEUE_NAME
+    assert job.timeout == iris.versions.get(number=2).timeout_seconds
+    assert job.result_ttl == 0 and job.failure_ttl == queue.FAILURE_TTL_SECONDS
+    assert "request_id" in job.meta
+    assert queue.get_queue().job_ids == [queue.job_id_for(prediction_id)]
+
+    run_worker()
+    assert Prediction.objects.get(pk=prediction_id).output["label"] == "setosa"
+
+
+def test_jobs_enqueued_together_are_queued_in_order_and_all_run(alice_client, iris):
+    ids = [
+        submit(alice_client, {"model": "iris", "input": row}).json()["id"]
+        for row in (SETOSA, VIRGINICA)
+    ]
+    redis_connection().flushdb()  # Redis lost them
+
+    assert queue.enqueue_many([(pk, 7) for pk in ids]) == 2
+
+    assert queue.get_queue().job_ids == [queue.job_id_for(pk) for pk in ids]
+    assert [job_of(pk).timeout for pk in ids] == [7, 7]
+    run_worker()
+    assert set(Prediction.objects.values_list("status", flat=True)) == {Status.SUCCEEDED}
+
+
+def test_enqueueing_while_redis_is_unreachable_reports_nothing_enqueued(settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    assert queue.enqueue_many([("00000000-0000-0000-0000-000000000001", 5)]) == 0
+    assert queue.enqueue("00000000-0000-0000-0000-000000000001", timeout=5) is False

@@ -1,19 +1,24 @@
 import hashlib
 import io
+import json
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
 import onnx
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from onnx import TensorProto, helper
 
-from registry import demo
-from registry.models import MLModel
+from registry import demo, services
+from registry.models import MLModel, ModelVersion
 
 IRIS = demo.DEMO_MODELS["iris"]
 DIABETES = demo.DEMO_MODELS["diabetes"]
+BREAST_CANCER = demo.DEMO_MODELS["breast-cancer-xgboost"]  # the boosted demos share a spec
 
 
 class Artifacts:
@@ -42,6 +47,57 @@ class Artifacts:
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory):
     return Artifacts(tmp_path_factory.mktemp("artifacts"))
+
+
+@dataclass(frozen=True)
+class Booster:
+    """A LightGBM or XGBoost model saved in its own format, with what registers it."""
+
+    name: str
+    path: Path
+    fmt: str
+    spec: demo.DemoModel  # schema, labels and example of its dataset
+    estimator: Any  # the library's own scikit-learn-style estimator, for reference predictions
+
+
+def _train_boosters(root: Path) -> dict[str, Booster]:
+    import lightgbm
+    import xgboost
+
+    lgb_binary = demo.DEMO_MODELS["breast-cancer-lightgbm"]
+    models = {
+        "lightgbm-binary": (lgb_binary, lgb_binary.make_estimator),
+        "lightgbm-multiclass": (IRIS, lambda: lightgbm.LGBMClassifier(n_estimators=20, verbose=-1)),
+        "lightgbm-regressor": (
+            DIABETES,
+            lambda: lightgbm.LGBMRegressor(n_estimators=50, verbose=-1),
+        ),
+        "xgboost-binary": (BREAST_CANCER, BREAST_CANCER.make_estimator),
+        "xgboost-multiclass": (IRIS, lambda: xgboost.XGBClassifier(n_estimators=20, max_depth=3)),
+        "xgboost-regressor": (DIABETES, lambda: xgboost.XGBRegressor(n_estimators=50, max_depth=4)),
+    }
+    boosters = {}
+    for name, (spec, make) in models.items():
+        _, X, y = demo.dataset(spec.name)
+        estimator = make().fit(X, y)
+        fmt = name.split("-")[0]
+        path = root / f"{name}.{fmt}"
+        demo.export(fmt, spec, estimator, path)
+        boosters[name] = Booster(name, path, fmt, spec, estimator)
+    for name in ("xgboost-binary", "xgboost-regressor"):
+        ubj = root / f"{name}.ubj"
+        boosters[name].estimator.get_booster().save_model(ubj)
+        json_booster = boosters[name]
+        boosters[f"{name}-ubj"] = Booster(
+            f"{name}-ubj", ubj, "xgboost", json_booster.spec, json_booster.estimator
+        )
+    return boosters
+
+
+@pytest.fixture(scope="session")
+def boosters(tmp_path_factory) -> dict[str, Booster]:
+    """LightGBM and XGBoost classifiers (binary, multiclass) and regressors, built once."""
+    return _train_boosters(tmp_path_factory.mktemp("boosters"))
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +132,11 @@ def iris_model(db):
 
 
 @pytest.fixture
+def cancer_model(db):
+    return MLModel.objects.create(name="cancer", task="classification", title="Breast cancer")
+
+
+@pytest.fixture
 def diabetes_model(db):
     return MLModel.objects.create(name="diabetes", task="regression", title="Diabetes")
 
@@ -96,3 +157,39 @@ def linear_onnx(coef: np.ndarray, intercept: float) -> onnx.ModelProto:
         ],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def upload(client, model_name, path: Path, fmt: str, *, spec=IRIS, **overrides):
+    body = {
+        "artifact": SimpleUploadedFile("my model (final).bin", Path(path).read_bytes()),
+        "format": fmt,
+        "input_schema": json.dumps(spec.input_schema),
+        "input_example": json.dumps(spec.input_example),
+        "metrics": json.dumps({"accuracy": 0.97}),
+        "notes": "uploaded by a test",
+    }
+    if spec.labels:
+        body["labels"] = json.dumps(spec.labels)
+    body.update(overrides)
+    return client.post(f"/api/v1/models/{model_name}/versions/", body, format="multipart")
+
+
+def add_version(model, path, fmt, spec=IRIS, **kwargs):
+    return services.version_create(
+        model=model,
+        artifact=path,
+        format=fmt,
+        input_schema=spec.input_schema,
+        input_example=spec.input_example,
+        labels=spec.labels,
+        trusted_operator=True,
+        **kwargs,
+    )
+
+
+def assert_rejected(response, status, code, media_root):
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+    assert ModelVersion.objects.count() == 0
+    assert stored_files(media_root) == []
+    return response.json()["error"]

@@ -3,7 +3,6 @@ from pathlib import Path
 
 import onnx
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import services
 from registry.models import Alias, AliasMove, AuditEvent, MLModel, ModelVersion
@@ -12,48 +11,14 @@ from tests.factories import UserFactory
 from tests.registry.conftest import (
     DIABETES,
     IRIS,
+    add_version,
+    assert_rejected,
     linear_onnx,
     malicious_pickle,
-    stored_files,
+    upload,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def upload(client, model_name, path: Path, fmt: str, *, spec=IRIS, **overrides):
-    body = {
-        "artifact": SimpleUploadedFile("my model (final).bin", Path(path).read_bytes()),
-        "format": fmt,
-        "input_schema": json.dumps(spec.input_schema),
-        "input_example": json.dumps(spec.input_example),
-        "metrics": json.dumps({"accuracy": 0.97}),
-        "notes": "uploaded by a test",
-    }
-    if spec.labels:
-        body["labels"] = json.dumps(spec.labels)
-    body.update(overrides)
-    return client.post(f"/api/v1/models/{model_name}/versions/", body, format="multipart")
-
-
-def add_version(model, path, fmt, spec=IRIS, **kwargs):
-    return services.version_create(
-        model=model,
-        artifact=path,
-        format=fmt,
-        input_schema=spec.input_schema,
-        input_example=spec.input_example,
-        labels=spec.labels,
-        trusted_operator=True,
-        **kwargs,
-    )
-
-
-def assert_rejected(response, status, code, media_root):
-    assert response.status_code == status, response.content
-    assert response.json()["error"]["code"] == code
-    assert ModelVersion.objects.count() == 0
-    assert stored_files(media_root) == []
-    return response.json()["error"]
 
 
 class TestUploadingVersions:

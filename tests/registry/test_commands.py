@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from predictions.cache import PredictorCache
 from registry import demo, runtimes
 from registry.models import Alias, MLModel, ModelVersion
 from tests.registry.conftest import IRIS
@@ -24,9 +25,19 @@ def seeded(db):
     return run("seed_demo_models")
 
 
+BOOSTED = ("breast-cancer-lightgbm", "breast-cancer-xgboost")
+
+
 def test_seeding_registers_iris_and_diabetes_in_two_formats(seeded):
-    assert "1/10 (10%) iris: training" in seeded and "10/10 (100%) diabetes:" in seeded
-    assert seeded.splitlines()[-1].startswith("Seeded iris, diabetes. (")
+    # iris and diabetes: train, two exports, two registrations; the boosted models and the
+    # forecasters one format.
+    assert "1/22 (5%) iris: training" in seeded and "10/22 (45%) diabetes:" in seeded
+    assert "16/22 (73%) breast-cancer-xgboost:" in seeded
+    assert "22/22 (100%) demand-lightgbm:" in seeded
+    assert seeded.splitlines()[-1].startswith(
+        "Seeded iris, diabetes, breast-cancer-lightgbm, breast-cancer-xgboost, demand-prophet, "
+        "demand-lightgbm. ("
+    )
     for name, task in (("iris", "classification"), ("diabetes", "regression")):
         model = MLModel.objects.get(name=name)
         assert model.task == task
@@ -41,8 +52,57 @@ def test_seeding_registers_iris_and_diabetes_in_two_formats(seeded):
 
 def test_seeding_twice_adds_nothing(seeded):
     again = run("seed_demo_models")
-    assert again.count("already registered") == 2
-    assert ModelVersion.objects.count() == 4 and MLModel.objects.count() == 2
+    assert again.count("already registered") == 6
+    assert ModelVersion.objects.count() == 8 and MLModel.objects.count() == 6
+
+
+def test_seeding_registers_the_boosted_classifiers_in_their_own_formats_with_twins(seeded):
+    for name, fmt in zip(BOOSTED, ("lightgbm", "xgboost"), strict=True):
+        [version] = ModelVersion.objects.filter(model__name=name)
+        assert (version.format, version.runtime) == (fmt, fmt)
+        assert version.labels == ["malignant", "benign"] and len(version.feature_names) == 30
+        assert Alias.objects.get(model__name=name, name="production").version == version
+        assert version.serving_runtime == "onnxruntime (twin)", version.twin_report
+        assert f"{name}: registered v1 ({fmt} with an ONNX twin, production)" in seeded
+
+
+def test_seeding_registers_a_prophet_and_a_lightgbm_lag_forecaster(seeded):
+    for name, fmt, runtime in (
+        ("demand-prophet", "prophet", "prophet"),
+        ("demand-lightgbm", "lightgbm", "lightgbm (lags)"),
+    ):
+        [version] = ModelVersion.objects.filter(model__name=name)
+        assert version.model.task == "forecast"
+        assert (version.format, version.runtime) == (fmt, runtime)
+        assert version.input_schema == demo.FORECASTS[name].input_schema
+        assert Alias.objects.get(model__name=name, name="production").version == version
+        assert f"{name}: registered v1 ({fmt}, production); metrics {{'training_mae': " in seeded
+
+
+@pytest.mark.parametrize("name", BOOSTED)
+def test_boosted_demo_predictions_equal_the_librarys_own_on_the_whole_dataset(seeded, name):
+    spec = demo.DEMO_MODELS[name]
+    rows, X, _ = demo.dataset(name)
+    reference = demo.train(spec)
+    expected_labels = [spec.labels[i] for i in reference.predict(X)]
+    version = ModelVersion.objects.get(model__name=name)
+    native = runtimes.load_predictor(
+        version.artifact.path,
+        version.format,
+        task=spec.task,
+        input_schema=version.input_schema,
+        labels=version.labels,
+    )
+    outputs = native.predict(rows)
+    assert [o["label"] for o in outputs] == expected_labels
+    probabilities = np.array([[o["probabilities"][lab] for lab in spec.labels] for o in outputs])
+    np.testing.assert_array_equal(probabilities, reference.predict_proba(X))
+    served = PredictorCache(1).get(version)  # the ONNX twin the worker serves
+    assert served.runtime == "onnxruntime"
+    outputs = served.predict(rows)
+    assert [o["label"] for o in outputs] == expected_labels
+    probabilities = np.array([[o["probabilities"][lab] for lab in spec.labels] for o in outputs])
+    np.testing.assert_allclose(probabilities, reference.predict_proba(X), atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["iris", "diabetes"])

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 
 from predictions.cache import PredictorCache
-from registry import demo, services, twins
-from tests.registry.conftest import DIABETES, IRIS
-from tests.registry.test_api import add_version
+from registry import demo, runtimes, services, twins
+from tests.registry.conftest import DIABETES, IRIS, add_version
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +79,85 @@ def test_twins_can_be_switched_off(iris_model, artifacts, settings):
 def test_an_onnx_upload_needs_no_twin(iris_model, artifacts):
     version = add_version(iris_model, artifacts.iris_onnx, "onnx")
     assert version.serving_runtime == "onnxruntime" and not version.onnx_twin
+
+
+def _tampered(fmt: str, scale: float):
+    """The format's real converter, followed by a change to the converted trees: every leaf
+    weight multiplied by `scale`, as a converter with a bug might write them."""
+    from dataclasses import replace
+
+    import onnx
+
+    from registry.runtimes import FORMATS
+
+    entry = FORMATS[fmt]
+
+    def to_onnx(predictor):
+        model = onnx.load_model_from_string(entry.to_onnx(predictor))
+        for node in model.graph.node:
+            for attribute in node.attribute:
+                if attribute.name in ("class_weights", "target_weights"):
+                    attribute.floats[:] = [w * scale for w in attribute.floats]
+        return model.SerializeToString()
+
+    return replace(entry, to_onnx=to_onnx)
+
+
+@pytest.mark.parametrize("name", ["lightgbm-binary", "xgboost-binary", "xgboost-regressor"])
+def test_a_twin_that_disagrees_with_its_booster_is_refused_and_the_report_says_so(boosters, name):
+    booster = boosters[name]
+    predictor = runtimes.load_predictor(
+        booster.path,
+        booster.fmt,
+        task=booster.spec.task,
+        input_schema=booster.spec.input_schema,
+        labels=booster.spec.labels,
+    )
+    honest, report = twins.make_twin(
+        predictor, fmt=runtimes.FORMATS[booster.fmt], input_example=booster.spec.input_example
+    )
+    assert honest is not None and report["kept"] is True
+    tampered, report = twins.make_twin(
+        predictor, fmt=_tampered(booster.fmt, 1.05), input_example=booster.spec.input_example
+    )
+    assert tampered is None and report["kept"] is False
+    assert report["summary"].startswith("No ONNX twin: on 256 sampled rows")
+    assert report["summary"].endswith(f"served by {booster.fmt} as uploaded.")
+
+
+def test_a_version_whose_twin_disagrees_is_served_by_its_own_library(
+    cancer_model, boosters, monkeypatch
+):
+    from registry.runtimes import FORMATS
+
+    booster = boosters["lightgbm-binary"]
+    monkeypatch.setitem(FORMATS, "lightgbm", _tampered("lightgbm", 1.2))
+    version = add_version(cancer_model, booster.path, "lightgbm", spec=booster.spec)
+    assert version.serving_runtime == "lightgbm" and not version.onnx_twin
+    assert version.twin_report["max_probability_diff"] > twins.TOLERANCE
+    assert version.twin_report["reason"] == "outputs differ beyond tolerance"
+    assert PredictorCache(1).get(version).runtime == "lightgbm"
+
+
+def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(db, tmp_path):
+    import joblib
+
+    from tests.predictions.hostile_models import ExplodingRegressor
+    from tests.registry.conftest import Artifacts
+
+    model = services.model_create(name="custom", task="regression")
+    path = tmp_path / "custom.joblib"
+    joblib.dump(ExplodingRegressor().fit([[0.0, 0.0]]), path)
+    version = services.version_create(
+        model=model,
+        artifact=path,
+        format="joblib",
+        input_schema=[{"name": "x", "type": "number"}, {"name": "y", "type": "number"}],
+        input_example={"x": 1, "y": 2},
+        expected_sha256=Artifacts.sha256(path),
+        trusted_operator=True,
+    )
+    summary = version.twin_report["summary"]
+    assert summary.startswith("No ONNX twin: the model could not be converted (")
+    assert summary.endswith("served by sklearn as uploaded.")
+    assert "Error" not in summary and "\n" not in summary

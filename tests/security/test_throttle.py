@@ -1,12 +1,16 @@
-"""Login throttles hold across server processes (their counters live in Redis) and cannot be
-reset with a spoofed X-Forwarded-For. Two separate gunicorn servers share one private Redis."""
+"""Login throttles hold across server processes (their counters live in Redis), cannot be
+reset with a spoofed X-Forwarded-For, and an attacker's failures do not lock the owner out from
+another address. Two separate gunicorn servers share one private Redis."""
 
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
 
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.faults.conftest import (  # noqa: F401 - fixtures
     free_port,
     private_redis,
@@ -50,7 +54,33 @@ def answers(base: str) -> bool:
         return False
 
 
-def test_the_username_throttle_counts_across_server_processes(two_servers):
+def login_from(base: str, source: str, username: str, password: str) -> int:
+    """POST a login from a chosen loopback address (127.0.0.0/8 all reach this machine)."""
+    url = urllib.parse.urlsplit(base)
+    connection = http.client.HTTPConnection(
+        url.hostname, url.port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        body = json.dumps({"username": username, "password": password})
+        connection.request(
+            "POST", "/api/v1/auth/token/", body, {"Content-Type": "application/json"}
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_an_attacker_failing_on_two_servers_does_not_lock_the_owner_out(two_servers):
+    a, b = two_servers
+    owner = UserFactory(username="victim")
+    codes = [login_from(server, "127.0.0.2", "victim", "wrong") for server in (a, b) * 15]
+    assert codes[:10] == [401] * 10 and set(codes[10:]) == {429}
+    assert login_from(a, "127.0.0.2", "victim", DEFAULT_PASSWORD) == 429
+    for server in (a, b):
+        assert login_from(server, "127.0.0.3", owner.username, DEFAULT_PASSWORD) == 200
+
+
+def test_the_address_and_username_throttle_counts_across_server_processes(two_servers):
     a, b = two_servers
     codes = [login(server, "victim")[0] for server in (a, b) * 5]  # 10/min per username
     assert codes == [401] * 10

@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from mlservice.progress import Progress
-from predictions import services
+from predictions import housekeeping
 from predictions.models import TERMINAL, Status
 
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             raise CommandError("Only finished predictions can be purged.")
 
         bar = Progress(self, total=0, label="Purging")
-        deleted = services.purge(
+        deleted = housekeeping.purge(
             older_than=age,
             statuses=statuses,
             batch_size=options["batch_size"],

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from mlservice.progress import Progress
-from predictions import services
+from predictions import housekeeping
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         bar = Progress(self, total=1, label="Reconciling")
         bar.update(0, message="pending and stalled predictions...")
         try:
-            counts = services.reconcile()
+            counts = housekeeping.reconcile()
         except Exception as exc:  # Redis down, most likely: say so, no traceback
             raise CommandError(f"Reconcile failed: {exc}") from None
         bar.update(1)

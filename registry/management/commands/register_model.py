@@ -33,8 +33,12 @@ class Command(BaseCommand):
         parser.add_argument("name", help="Model name (slug), e.g. iris")
         parser.add_argument("path", help="Artifact file")
         parser.add_argument("--format", required=True, choices=ArtifactFormat.values)
-        parser.add_argument("--schema", required=True, help="JSON file: list of features")
-        parser.add_argument("--example", required=True, help="JSON file: one input row")
+        parser.add_argument(
+            "--schema", required=True, help="JSON file: list of features (forecast: its spec)"
+        )
+        parser.add_argument(
+            "--example", required=True, help="JSON file: one input row (forecast: a request)"
+        )
         parser.add_argument("--labels", help="JSON file: class labels (classifiers)")
         parser.add_argument("--metrics", help="JSON file: metrics object")
         parser.add_argument("--notes", default="")

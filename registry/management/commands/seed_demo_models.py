@@ -1,4 +1,5 @@
-"""Train the demo models from scikit-learn's bundled datasets and register them, once."""
+"""Train the demo models (scikit-learn's bundled datasets, a synthetic daily series) and register
+them, once."""
 
 import tempfile
 from pathlib import Path
@@ -10,48 +11,79 @@ from mlservice.progress import Progress
 from registry import demo, services
 from registry.models import PRODUCTION, MLModel
 
-STEPS = 5  # train, export skops, export ONNX, register skops, register ONNX as production
+
+def _steps(spec: demo.DemoModel | demo.DemoForecast) -> int:
+    """Train, then export and register each format."""
+    return 3 if isinstance(spec, demo.DemoForecast) else 1 + 2 * len(spec.formats)
 
 
 class Command(BaseCommand):
     help = (
-        "Register the demo models `iris` and `diabetes` (a skops and an ONNX version each, "
-        "production on the ONNX one). Idempotent: a model that exists is left alone."
+        "Register the demo models: `iris` and `diabetes` (a skops and an ONNX version each, "
+        "production on the ONNX one), the breast-cancer classifiers in LightGBM's and "
+        "XGBoost's own formats, and two forecasters of a synthetic daily series (Prophet, and "
+        "LightGBM on lags). Idempotent: a model that exists is left alone."
     )
 
     def handle(self, *args, **options):
-        specs = list(demo.DEMO_MODELS.values())
+        specs = [*demo.DEMO_MODELS.values(), *demo.FORECASTS.values()]
         todo = [spec for spec in specs if not MLModel.objects.filter(name=spec.name).exists()]
         for spec in specs:
             if spec not in todo:
                 self.stdout.write(f"{spec.name}: already registered, nothing to do.")
-        bar = Progress(self, total=len(todo) * STEPS, label="Seeding")
+        bar = Progress(self, total=sum(map(_steps, todo)), label="Seeding")
         for spec in todo:
             bar.step(f"{spec.name}: training...")
-            estimator = demo.train(spec)
-            metrics = demo.evaluate(spec, estimator)
             with tempfile.TemporaryDirectory() as tmp:
-                self._register(spec, estimator, metrics, Path(tmp), bar)
-            self.stdout.write(
-                f"{spec.name}: registered v1 (skops) and v2 (onnx, production); metrics {metrics}."
-            )
+                if isinstance(spec, demo.DemoForecast):
+                    versions, metrics = self._forecaster(spec, Path(tmp), bar)
+                else:
+                    estimator = demo.train(spec)
+                    metrics = demo.evaluate(spec, estimator)
+                    versions = self._register(spec, estimator, metrics, Path(tmp), bar)
+            self.stdout.write(f"{spec.name}: registered {versions}; metrics {metrics}.")
         if todo:
             bar.finish(f"Seeded {', '.join(spec.name for spec in todo)}.")
 
     @transaction.atomic
-    def _register(self, spec, estimator, metrics: dict, tmp: Path, bar: Progress) -> None:
-        """The model, its skops version, then its ONNX version with production on it."""
+    def _forecaster(self, spec: demo.DemoForecast, tmp: Path, bar: Progress) -> tuple[str, dict]:
+        model = demo.train_forecast(spec)
+        metrics = demo.evaluate_forecast(spec, model)
+        bar.step(f"{spec.name}: exporting {spec.format}...")
+        path = tmp / f"model.{spec.format}"
+        demo.export_forecast(spec, model, path)
+        bar.step(f"{spec.name}: validating and registering the {spec.format} version...")
+        services.version_create(
+            model=services.model_create(
+                name=spec.name, task=spec.task, title=spec.title, description=spec.description
+            ),
+            artifact=path,
+            format=spec.format,
+            input_schema=spec.input_schema,
+            input_example=spec.input_example,
+            metrics=metrics,
+            notes=f"Demo {spec.format} forecaster trained by seed_demo_models.",
+            alias=PRODUCTION,
+            alias_reason=f"Demo seed: serve the {spec.format} version",
+        )
+        return f"v1 ({spec.format}, production)", metrics
+
+    @transaction.atomic
+    def _register(self, spec, estimator, metrics: dict, tmp: Path, bar: Progress) -> str:
+        """The model and a version per format, production on the last one; returns what was
+        registered, in words."""
         model = services.model_create(
             name=spec.name, task=spec.task, title=spec.title, description=spec.description
         )
-        bar.step(f"{spec.name}: exporting skops...")
-        demo.export_skops(estimator, tmp / "model.skops")
-        bar.step(f"{spec.name}: exporting ONNX...")
-        demo.export_onnx(estimator, len(spec.input_schema), tmp / "model.onnx")
-        for fmt, alias in (("skops", ""), ("onnx", PRODUCTION)):
+        for fmt in spec.formats:
+            bar.step(f"{spec.name}: exporting {fmt}...")
+            demo.export(fmt, spec, estimator, tmp / f"model.{fmt}")
+        registered = []
+        for number, fmt in enumerate(spec.formats, start=1):
+            alias = PRODUCTION if fmt == spec.formats[-1] else ""
             serving = " (production)" if alias else ""
             bar.step(f"{spec.name}: validating and registering the {fmt} version{serving}...")
-            services.version_create(
+            version = services.version_create(
                 model=model,
                 artifact=tmp / f"model.{fmt}",
                 format=fmt,
@@ -61,5 +93,8 @@ class Command(BaseCommand):
                 metrics=metrics,
                 notes=f"Demo {fmt} artifact trained by seed_demo_models.",
                 alias=alias,
-                alias_reason="Demo seed: serve the ONNX version",
+                alias_reason=f"Demo seed: serve the {fmt} version",
             )
+            twin = " with an ONNX twin" if version.onnx_twin else ""
+            registered.append(f"v{number} ({fmt}{twin}{', production' if alias else ''})")
+        return " and ".join(registered)
