@@ -14,8 +14,8 @@ compiled code does not trust its arrays (or list it in CHECKED_TYPES with a chec
 """
 
 # Trusted only because every instance is checked once the model is loaded, before it runs
-# (`registry/runtimes/trees.py`): compiled code walks these trees' arrays without bounds checks.
-# skops itself stopped trusting the decision tree for that reason.
+# (`registry/runtimes/sklearn_trees.py`): compiled code walks these trees' arrays without
+# bounds checks. skops itself stopped trusting the decision tree for that reason.
 CHECKED_TYPES: tuple[str, ...] = (
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",

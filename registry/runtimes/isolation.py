@@ -76,7 +76,7 @@ def run_isolated(
         errors.seek(0, os.SEEK_END)
         errors.seek(max(errors.tell() - 300, 0))
         last_error = errors.read().decode(errors="replace").strip().splitlines()[-1:]
-    return _checked_answer(text, returncode, fmt, last_error, **spec)
+    return _checked_answer(text, returncode, fmt, last_error, input_example, **spec)
 
 
 def _run_child(files: tuple, artifact_fd: int, limits: IsolationLimits) -> int:
@@ -142,9 +142,11 @@ def _unprivileged_user() -> list[int] | None:
     return [nobody.pw_uid, nobody.pw_gid]
 
 
-def _checked_answer(text: bytes, returncode: int, fmt: str, last_error: list[str], **spec) -> dict:
+def _checked_answer(
+    text: bytes, returncode: int, fmt: str, last_error: list[str], input_example: dict, **spec
+) -> dict:
     """The child's answer, checked as untrusted input."""
-    from registry.runtimes.loading import check_example_output
+    from registry.runtimes.loading import check_output
 
     try:
         answer = json.loads(text.splitlines()[-1])
@@ -165,7 +167,7 @@ def _checked_answer(text: bytes, returncode: int, fmt: str, last_error: list[str
     output = answer.get("example_output")
     if not isinstance(output, dict):
         raise ArtifactError("the example's output is not an object", code="example_failed")
-    check_example_output(output, spec["task"], spec["labels"])
+    check_output(output, task=spec["task"], labels=spec["labels"], example=input_example)
     runtime = answer.get("runtime")
     if not (isinstance(runtime, str) and _RUNTIME.fullmatch(runtime)):
         raise ArtifactError("the artifact's runtime has no name", code="load_failed")

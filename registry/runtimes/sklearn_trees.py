@@ -1,4 +1,4 @@
-"""The trees inside a scikit-learn model, checked before the model runs.
+"""The trees inside a scikit-learn model (from a skops file), checked before the model runs.
 
 Compiled code walks a tree's arrays without bounds checks: in a file loaded without running its
 code (skops), children that point outside the arrays, a feature past the input's width or a
@@ -7,7 +7,8 @@ tree reachable from the model is checked once, when the model loads: decision tr
 (`sklearn.tree._tree.Tree`), HistGradientBoosting's `TreePredictor` and the neighbour searches'
 `BallTree` and `KDTree`; so are the widths an ensemble hands its members. A child always comes
 after its parent in scikit-learn's decision trees, which is what makes every walk from the root
-end at a leaf.
+end at a leaf. The checks are numpy's over whole arrays (a forest holds millions of nodes);
+`trees` holds the same rules for the formats whose files are read node by node.
 """
 
 from collections.abc import Iterator
@@ -19,13 +20,14 @@ from sklearn.neighbors import BallTree, KDTree
 from sklearn.tree._tree import TREE_LEAF, TREE_UNDEFINED, Tree
 
 from registry.runtimes.base import ArtifactError
+from registry.runtimes.trees import refuse
 
 _MEMBER_LISTS = (list, tuple)
 
 
 def check_trees(model: Any) -> int:
-    """Raise ArtifactError (`invalid_tree`) naming the first tree or ensemble whose arrays are
-    out of range or inconsistent; return how many trees were checked."""
+    """Raise ArtifactError (`invalid_model`, as `trees.refuse`) naming the first tree or ensemble
+    whose arrays are out of range or inconsistent; return how many trees were checked."""
     checked = 0
     for where, item, holder in _walk(model):
         if isinstance(item, Tree):
@@ -69,7 +71,7 @@ def _walk(model: Any) -> Iterator[tuple[str, Any, Any]]:
 
 
 def _invalid(where: str, problem: str) -> ArtifactError:
-    return ArtifactError(f"the model's tree at {where} is invalid: {problem}", code="invalid_tree")
+    return refuse(f"the model's tree at {where} is invalid: {problem}")
 
 
 def _check_tree(tree: Tree, holder: Any, where: str) -> None:
@@ -175,8 +177,7 @@ def _check_members(ensemble: Any, where: str) -> None:
             continue
         expected = ensemble.n_features_in_ if subsets is None else len(subsets[index])
         if width != expected:
-            raise ArtifactError(
+            raise refuse(
                 f"the model's ensemble at {where} hands its member {index} {expected} features, "
-                f"but the member takes {width}",
-                code="invalid_tree",
+                f"but the member takes {width}"
             )

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from predictions import csvio
 from predictions.models import Prediction
 from registry import demo
-from registry.models import ModelVersion
+from registry.models import MLModel, ModelVersion
 from tests.predictions.conftest import SETOSA, VIRGINICA
 
 pytestmark = pytest.mark.django_db
@@ -179,6 +179,8 @@ class TestLargeFiles:
         schema = [{"name": "x", "type": "number"}, {"name": "flag", "type": "boolean"}]
         rows = [(float(i), ("yes", "No", " true", "0")[i % 4]) for i in range(40)]
         text = "note,flag,x\n" + "".join(f'"a, b",{flag},{x}\n' for x, flag in rows)
-        version = ModelVersion(input_schema=schema, ignore_extra_features=True)
+        version = ModelVersion(
+            model=MLModel(task="regression"), input_schema=schema, ignore_extra_features=True
+        )
         matrix = csvio.read_matrix(io.BytesIO(text.encode()), version, max_rows=100)
         assert matrix.tolist() == [[x, 1.0 if x % 2 == 0 else 0.0] for x, _ in rows]

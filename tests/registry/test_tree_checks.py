@@ -142,7 +142,7 @@ def test_a_forest_with_a_corrupted_tree_is_refused(forest, corruption):
 
     error = refusal(forest)
 
-    assert error.code == "invalid_tree"
+    assert error.code == "invalid_model"
     assert "estimators_[1].tree_" in error.message
 
 
@@ -162,7 +162,7 @@ def test_a_corrupted_forest_upload_is_a_400_and_nothing_is_stored(
 
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["code"] == "invalid_tree"
+    assert error["code"] == "invalid_model"
     assert error["message"].startswith("the model's tree at model.estimators_[1].tree_ is invalid")
     assert not ModelVersion.objects.exists() and stored_files(media_root) == []
 
@@ -176,7 +176,7 @@ def test_a_member_of_a_forest_that_takes_another_width_is_refused(forest):
 
     error = refusal(forest)
 
-    assert error.code == "invalid_tree"
+    assert error.code == "invalid_model"
     assert "member 1" in error.message
 
 
@@ -189,7 +189,7 @@ def test_a_histogram_boosting_tree_with_a_child_out_of_range_is_refused(tmp_path
 
     edit_objects(path, "TreePredictor", corrupt)
 
-    assert refusal(path).code == "invalid_tree"
+    assert refusal(path).code == "invalid_model"
 
 
 @pytest.mark.parametrize("algorithm", ["ball_tree", "kd_tree"])
@@ -198,7 +198,7 @@ def test_a_neighbour_search_tree_with_an_index_out_of_range_is_refused(tmp_path,
     cls = "BallTree" if algorithm == "ball_tree" else "KDTree"
     edit_objects(path, cls, lambda index, fields: fields[1].__setitem__(3, 10**9))
 
-    assert refusal(path).code == "invalid_tree"
+    assert refusal(path).code == "invalid_model"
 
 
 @pytest.mark.parametrize(

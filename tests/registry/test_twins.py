@@ -139,7 +139,9 @@ def test_a_version_whose_twin_disagrees_is_served_by_its_own_library(
     assert PredictorCache(1).get(version).runtime == "lightgbm"
 
 
-def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(db, tmp_path):
+def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(
+    db, tmp_path, allow_pickles
+):
     import joblib
 
     from tests.predictions.hostile_models import ExplodingRegressor

@@ -1,6 +1,6 @@
 """skops: a zip of a scikit-learn estimator's state, loaded without unpickling, only with the
 types on the allowlist (`registry/skops_allowlist.py`); the trees of a loaded model are checked
-before it runs (`registry/runtimes/trees.py`)."""
+before it runs (`registry/runtimes/sklearn_trees.py`)."""
 
 import zipfile
 from pathlib import Path
@@ -22,7 +22,7 @@ def load(path: Path, **kwargs) -> Predictor:
     # Imported here: skops.io imports every scikit-learn estimator, which takes seconds.
     import skops.io
 
-    from registry.runtimes import trees
+    from registry.runtimes import sklearn_trees
 
     untrusted = skops.io.get_untrusted_types(file=path)
     refused = sorted(set(untrusted) - set(ALLOWED_TYPES))
@@ -32,7 +32,7 @@ def load(path: Path, **kwargs) -> Predictor:
             code="untrusted_type",
         )
     model = skops.io.load(path, trusted=untrusted)
-    trees.check_trees(model)
+    sklearn_trees.check_trees(model)
     return sklearn.SklearnPredictor(model, **kwargs)
 
 
