@@ -96,14 +96,19 @@ def existing_job_ids(job_ids: list[str]) -> set[str]:
     connection = redis_connection()
     pipe = connection.pipeline(transaction=False)
     for job_id in job_ids:
-        pipe.hmget(f"rq:job:{job_id}", "status", "worker_name")
+        pipe.hmget(f"rq:job:{job_id}", "status", "worker_name", "origin")
     jobs = dict(zip(job_ids, pipe.execute(), strict=True))
-    alive = {job_id for job_id, (status, _) in jobs.items() if status in _WAITING}
-    queued = [job_id for job_id, (status, _) in jobs.items() if status == b"queued"]
-    if queued:
-        on_queue = set(connection.lrange(get_queue().key, 0, -1))
-        alive.update(job_id for job_id in queued if job_id.encode() in on_queue)
-    started = {job_id: worker for job_id, (status, worker) in jobs.items() if status == b"started"}
+    alive = {job_id for job_id, (status, _, _) in jobs.items() if status in _WAITING}
+    # A queued job is alive only while it is on the queue it was put on (its origin).
+    queued = {job_id: origin for job_id, (status, _, origin) in jobs.items() if status == b"queued"}
+    for origin in set(queued.values()):
+        on_queue = set(connection.lrange(f"rq:queue:{(origin or b'').decode()}", 0, -1))
+        alive.update(
+            job_id for job_id, o in queued.items() if o == origin and job_id.encode() in on_queue
+        )
+    started = {
+        job_id: worker for job_id, (status, worker, _) in jobs.items() if status == b"started"
+    }
     return alive | _started_on_live_workers(connection, started)
 
 
