@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
@@ -5,7 +6,14 @@ from accounts import services
 from accounts.models import User
 
 
+@extend_schema_field({"type": "string", "format": "idn-email"})
+class EmailField(serializers.EmailField):
+    """Django's validator accepts internationalised domain names, which `email` excludes."""
+
+
 class UserSerializer(serializers.ModelSerializer):
+    email = EmailField(read_only=True)
+
     class Meta:
         model = User
         fields = ("id", "username", "email", "is_staff", "date_joined")
@@ -18,14 +26,14 @@ class RegisterSerializer(serializers.Serializer):
         max_length=150,
         error_messages={"invalid": "Use letters, digits and @/./+/-/_ only."},
     )
-    email = serializers.EmailField(max_length=254)
+    email = EmailField(max_length=254)
     password = serializers.CharField(
         write_only=True, max_length=128, style={"input_type": "password"}
     )
 
 
 class UserUpdateSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = EmailField(max_length=254)
 
 
 class PasswordChangeSerializer(serializers.Serializer):

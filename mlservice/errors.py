@@ -184,6 +184,12 @@ class ApiErrorMiddleware:
     def __call__(self, request):
         if request.path.startswith(API_PREFIX) and self._declared_too_large(request):
             return self._json(413)  # refused before a byte of the body is read
+        if request.path.startswith(API_PREFIX) and self._nul_in_query(request):
+            # PostgreSQL stores no NUL in text: no filter or lookup may carry one.
+            return JsonResponse(
+                error_body("bad_request", "Query parameters may not contain a NUL character."),
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         response = self.get_response(request)
         if not request.path.startswith(API_PREFIX) or response.status_code < 400:
             return response
@@ -213,6 +219,13 @@ class ApiErrorMiddleware:
         except ValueError:
             return False  # Django treats a malformed length as no body
         return length > settings.MAX_REQUEST_BYTES
+
+    @staticmethod
+    def _nul_in_query(request) -> bool:
+        query = request.META.get("QUERY_STRING", "")
+        return ("%00" in query or "\x00" in query) and any(
+            "\x00" in text for key, values in request.GET.lists() for text in (key, *values)
+        )
 
     @staticmethod
     def _json(status_code: int) -> JsonResponse:

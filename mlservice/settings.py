@@ -279,12 +279,28 @@ LOGGING = {
 
 # --- Registry ----------------------------------------------------------------------------------
 MODEL_MAX_UPLOAD_BYTES = env.int("MODEL_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+# An uploaded archive (skops) is refused before a member is read past these, since a few
+# hundred kilobytes can inflate to gigabytes: by default it may unpack to no more than the
+# largest file accepted.
+MODEL_MAX_ARCHIVE_MEMBERS = env.int("MODEL_MAX_ARCHIVE_MEMBERS", default=50_000)
+MODEL_MAX_UNPACKED_BYTES = env.int("MODEL_MAX_UNPACKED_BYTES", default=MODEL_MAX_UPLOAD_BYTES)
+# Pickle (joblib) uploads run code when loaded: off unless turned on. When on, only staff may
+# upload one, with its sha256, and it is loaded for validation in a separate process (as
+# `nobody` if the server runs as root) with this much time and memory.
+ALLOW_PICKLE_UPLOADS = env.bool("ALLOW_PICKLE_UPLOADS", default=False)
+PICKLE_VALIDATION_TIMEOUT_SECONDS = env.float("PICKLE_VALIDATION_TIMEOUT_SECONDS", default=60.0)
+PICKLE_VALIDATION_MEMORY_BYTES = env.int(
+    "PICKLE_VALIDATION_MEMORY_BYTES", default=2 * 1024 * 1024 * 1024
+)
 
 # --- Predictions -------------------------------------------------------------------------------
 RQ = {"WORKER_CLASS": "predictions.worker.PredictionWorker"}
 PREDICTION_MAX_ROWS = env.int("PREDICTION_MAX_ROWS", default=10_000)  # rows per JSON request
 PREDICTION_CSV_MAX_ROWS = env.int("PREDICTION_CSV_MAX_ROWS", default=1_000_000)
 PREDICTION_CSV_MAX_BYTES = env.int("PREDICTION_CSV_MAX_BYTES", default=100 * 1024 * 1024)
+# The longest line of an uploaded CSV (a version with many features may have longer ones: 128
+# bytes per feature): a file is refused at its first longer line, before it is parsed.
+PREDICTION_CSV_MAX_LINE_BYTES = env.int("PREDICTION_CSV_MAX_LINE_BYTES", default=128 * 1024)
 # Batches are stored and run in chunks of this many rows; progress moves chunk by chunk.
 PREDICTION_CHUNK_ROWS = env.int("PREDICTION_CHUNK_ROWS", default=10_000)
 # Batches up to this size show their inputs and outputs inline; larger ones via /result/.

@@ -82,15 +82,33 @@ def output_header(version: ModelVersion) -> list[str]:
     return ["label", *(f"probability_{label}" for label in version.labels)]
 
 
-def _csv_field(value: str) -> str:
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV Injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """A text cell (a label, a column name) as `csv.writer` writes it, behind a single quote
+    when a spreadsheet would run it as a formula. Numbers are written elsewhere and never
+    escaped, and a label that is a number (`-1`) stays one."""
+    if value.startswith(_FORMULA_STARTS) and not (value[0] in "+-" and _is_number(value)):
+        value = "'" + value
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow([value])
-    return buffer.getvalue()
+    # The default line end, so that a value with a line break in it is quoted.
+    csv.writer(buffer).writerow([value])
+    return buffer.getvalue()[:-2]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def csv_header(version: ModelVersion) -> str:
     names = [*version.feature_names, *output_header(version)]
-    return ",".join(_csv_field(name) for name in names) + "\r\n"
+    return ",".join(text_cell(name) for name in names) + "\r\n"
 
 
 def float_texts(values: np.ndarray) -> list[str]:
@@ -132,7 +150,7 @@ def csv_lines(inputs, outputs, version: ModelVersion, *, start: int = 0) -> str:
     if version.model.task == REGRESSION:
         columns.append(float_texts(outputs[:, 0]))
     else:
-        labels = np.array([_csv_field(label) for label in version.labels], dtype=object)
+        labels = np.array([text_cell(label) for label in version.labels], dtype=object)
         columns.append(labels[outputs[:, 0].astype(np.intp)].tolist())
         columns.extend(float_texts(outputs[:, i]) for i in range(1, outputs.shape[1]))
     return "\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n"

@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from mlservice import parsers
 from mlservice.errors import ServiceError
 from mlservice.forms import ServiceForm
 from registry import services
@@ -191,9 +192,11 @@ class JSONTextField(forms.CharField):
         if value in ("", None):
             return None
         try:
-            return json.loads(value)
+            return parsers.loads(value)  # the API's rule: no NaN, NUL or unpaired surrogate
         except json.JSONDecodeError as exc:
             raise ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}") from exc
 
 
 class VersionUploadForm(ServiceForm):

@@ -1,7 +1,25 @@
+import json
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from mlservice import parsers
 from registry.models import Alias, AliasMove, ArtifactFormat, MLModel, ModelVersion, Task
+
+
+class StaffUsernameField(serializers.SlugRelatedField):
+    """The username of the staff member who did something, shown to staff only: null for other
+    users, and when the serializer has no request in its context."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Shown to staff only; null for other users.")
+        super().__init__(slug_field="username", read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        request = self.context.get("request")
+        if request is None or not request.user.is_staff:
+            return None
+        return super().get_attribute(instance)
 
 
 class VersionSummarySerializer(serializers.ModelSerializer):
@@ -28,7 +46,7 @@ class VersionSummarySerializer(serializers.ModelSerializer):
 
 
 class VersionSerializer(VersionSummarySerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = StaffUsernameField()
 
     class Meta(VersionSummarySerializer.Meta):
         fields = (
@@ -92,15 +110,34 @@ class MLModelUpdateSerializer(serializers.Serializer):
     is_archived = serializers.BooleanField(required=False)
 
 
+class JSONTextField(serializers.JSONField):
+    """A JSON value sent as text in a form field, read by the rule JSON bodies are read by."""
+
+    def __init__(self, **kwargs):
+        super().__init__(binary=True, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bytes):
+            data = data.decode(errors="replace")
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            return parsers.loads(data)
+        except (RecursionError, json.JSONDecodeError):
+            self.fail("invalid")
+        except ValueError as exc:  # NaN, a NUL, an unpaired surrogate
+            raise serializers.ValidationError(f"Invalid JSON: {exc}") from None
+
+
 class VersionUploadSerializer(serializers.Serializer):
     """Multipart upload. JSON-valued fields may be sent as JSON text in form fields."""
 
     artifact = serializers.FileField()
     format = serializers.ChoiceField(choices=ArtifactFormat.choices)
-    input_schema = serializers.JSONField(binary=True)
-    input_example = serializers.JSONField(binary=True)
-    labels = serializers.JSONField(binary=True, required=False, allow_null=True, default=None)
-    metrics = serializers.JSONField(binary=True, required=False, default=dict)
+    input_schema = JSONTextField()
+    input_example = JSONTextField()
+    labels = JSONTextField(required=False, allow_null=True, default=None)
+    metrics = JSONTextField(required=False, default=dict)
     notes = serializers.CharField(required=False, allow_blank=True, default="")
     sha256 = serializers.RegexField(
         r"^[0-9a-fA-F]{64}$",
@@ -136,7 +173,7 @@ class VersionUploadSerializer(serializers.Serializer):
 
 class AliasSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    updated_by = StaffUsernameField()
 
     class Meta:
         model = Alias
@@ -158,7 +195,7 @@ class AliasMoveSerializer(serializers.ModelSerializer):
         source="from_version.number", allow_null=True, read_only=True
     )
     to_version = serializers.IntegerField(source="to_version.number", read_only=True)
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = StaffUsernameField()
 
     class Meta:
         model = AliasMove

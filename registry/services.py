@@ -15,7 +15,7 @@ from django.db.models import Max
 from rest_framework import status
 
 from mlservice.errors import Conflict, NotFound, ServiceError
-from registry import runtimes, twins, validation
+from registry import runtimes, validation
 from registry.models import Alias, AliasMove, AuditEvent, MLModel, ModelVersion, Task
 
 
@@ -116,6 +116,12 @@ def _check_request(version: ModelVersion, artifact) -> None:
         raise InvalidArtifact(
             f"format must be one of {', '.join(runtimes.FORMATS)}.", code="invalid_format"
         )
+    if runtimes.FORMATS[version.format].pickle and not settings.ALLOW_PICKLE_UPLOADS:
+        raise InvalidArtifact(
+            f"{version.format} (pickle) uploads are turned off here (ALLOW_PICKLE_UPLOADS): "
+            "loading one runs arbitrary code. Upload skops or ONNX.",
+            code="pickle_not_allowed",
+        )
     fields = {}
     problems = validation.schema_problems(version)
     if problems:
@@ -177,8 +183,9 @@ def version_create(
 
     Nothing is saved unless the artifact loads and its input example predicts correctly; on any
     failure no row and no file remain. Pickles (joblib) execute code when loaded, so they are
-    accepted only from staff (or an operator at the command line) and only when the sha256 they
-    state matches the bytes received; that check happens before anything is unpickled.
+    accepted only with ALLOW_PICKLE_UPLOADS on, from staff (or an operator at the command line),
+    and only when the sha256 they state matches the bytes received; that check happens before
+    anything is unpickled, and unpickling happens in another process (`runtimes.isolation`).
     """
     version = ModelVersion(
         model=model,
@@ -204,38 +211,33 @@ def _check_staged(
 ) -> bytes | None:
     """Validate the staged artifact and fill in the version's fields that come from the file;
     returns the bytes of its ONNX twin, if one agrees with it."""
-    spec = {
-        "task": version.model.task,
-        "input_schema": version.input_schema,
-        "labels": version.labels,
-        "allow_pickle": allow_pickle,
-    }
     try:
         checked = runtimes.validate_artifact(
             staged,
             version.format,
+            task=version.model.task,
+            input_schema=version.input_schema,
+            labels=version.labels,
             input_example=version.input_example,
             max_bytes=settings.MODEL_MAX_UPLOAD_BYTES,
+            max_members=settings.MODEL_MAX_ARCHIVE_MEMBERS,
+            max_unpacked_bytes=settings.MODEL_MAX_UNPACKED_BYTES,
             expected_sha256=(expected_sha256 or "").strip().lower() or None,
-            **spec,
+            allow_pickle=allow_pickle,
+            # The ONNX fast path: a twin, if one agrees; a lag forecaster calls its regressor on
+            # a few rows per step, where a twin would not pay.
+            twin=settings.REGISTRY_ONNX_TWINS and not version.is_forecast,
+            isolation=runtimes.IsolationLimits(
+                timeout_seconds=settings.PICKLE_VALIDATION_TIMEOUT_SECONDS,
+                memory_bytes=settings.PICKLE_VALIDATION_MEMORY_BYTES,
+            ),
         )
     except runtimes.ArtifactError as exc:
         error_class = ArtifactTooLarge if exc.code == "too_large" else InvalidArtifact
         raise error_class(exc.message, code=exc.code) from None
     version.runtime, version.sha256 = checked["runtime"], checked["sha256"]
-    version.size = checked["size"]
-    twin, version.twin_report = _onnx_twin(staged, version, spec)
-    return twin
-
-
-def _onnx_twin(staged: Path, version: ModelVersion, spec: dict) -> tuple[bytes | None, dict]:
-    """ONNX fast path: an onnxruntime twin of the artifact, if its format converts and agrees."""
-    entry = runtimes.FORMATS[version.format]
-    # A lag forecaster calls its regressor on a few rows per step: a twin would not pay.
-    if entry.to_onnx is None or version.is_forecast or not settings.REGISTRY_ONNX_TWINS:
-        return None, {}
-    predictor = runtimes.load_predictor(staged, version.format, **spec)
-    return twins.make_twin(predictor, fmt=entry, input_example=version.input_example)
+    version.size, version.twin_report = checked["size"], checked["twin_report"]
+    return checked["twin"]
 
 
 def _store_version(

@@ -1,6 +1,6 @@
 """Types a skops artifact may contain beyond those skops trusts by default.
 
-skops 0.13 already trusts every public scikit-learn estimator (`sklearn.utils.all_estimators`:
+skops already trusts every public scikit-learn estimator (`sklearn.utils.all_estimators`:
 linear models, trees, forests, gradient boosting, SVMs, kNN, naive Bayes, `Pipeline`,
 `StandardScaler`, `MinMaxScaler`, ...), builtin containers, numpy dtypes and ufuncs, so
 `skops.io.get_untrusted_types` never reports those and they are not repeated here. What it still
@@ -9,8 +9,19 @@ fitting: those are listed below, per family, and were read off real fitted model
 (`tests/registry/test_runtimes.py` checks that they still cover these families).
 
 Anything else is refused: custom classes, `functools.partial`, `MLPClassifier`'s optimizer, ...
-Add a type only after checking that it holds data and runs no code of its own on load.
+Add a type only after checking that it holds data and runs no code of its own on load, and that
+compiled code does not trust its arrays (or list it in CHECKED_TYPES with a check).
 """
+
+# Trusted only because every instance is checked once the model is loaded, before it runs
+# (`registry/runtimes/sklearn_trees.py`): compiled code walks these trees' arrays without
+# bounds checks. skops itself stopped trusting the decision tree for that reason.
+CHECKED_TYPES: tuple[str, ...] = (
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.neighbors._kd_tree.KDTree",
+)
 
 TRUSTED_TYPES: tuple[str, ...] = (
     # Gradient boosting (GradientBoosting*, HistGradientBoosting*): the fitted loss and its link.
@@ -30,14 +41,14 @@ TRUSTED_TYPES: tuple[str, ...] = (
     "sklearn._loss.loss.HalfSquaredError",
     "sklearn._loss.loss.HuberLoss",
     "sklearn._loss.loss.PinballLoss",
-    # HistGradientBoosting*: the feature binner and the fitted trees.
+    # HistGradientBoosting*: the feature binner (its trees are in CHECKED_TYPES).
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    # k-nearest neighbours: the search tree and its distance metric.
-    "sklearn.neighbors._ball_tree.BallTree",
-    "sklearn.neighbors._kd_tree.KDTree",
+    # k-nearest neighbours: the distance metric (the search trees are in CHECKED_TYPES).
     "sklearn.metrics._dist_metrics.ChebyshevDistance64",
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "sklearn.metrics._dist_metrics.ManhattanDistance64",
     "sklearn.metrics._dist_metrics.MinkowskiDistance64",
 )
+
+# What a skops file may contain beyond skops' own defaults.
+ALLOWED_TYPES: tuple[str, ...] = TRUSTED_TYPES + CHECKED_TYPES

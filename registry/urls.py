@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from mlservice.pagination import PageNumberPagination
 from registry import views
 
 router = SimpleRouter()
@@ -27,7 +28,7 @@ urlpatterns = [
     ),
     path(
         f"{M}/aliases/<slug:alias>/history/",
-        aliases.as_view({"get": "history"}),
+        aliases.as_view({"get": "history"}, pagination_class=PageNumberPagination),
         name="alias-history",
     ),
 ]

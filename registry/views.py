@@ -121,7 +121,7 @@ class ModelVersionViewSet(RegistryViewSet):
         version = selectors.version_resolve(
             user=request.user, model_name=model_name, ref=int(number)
         )
-        return Response(VersionSerializer(version).data)
+        return Response(VersionSerializer(version, context=self.get_serializer_context()).data)
 
     @extend_schema(
         request=VersionUploadSerializer,
@@ -141,7 +141,10 @@ class ModelVersionViewSet(RegistryViewSet):
             alias_reason="Set at upload",
             **fields,
         )
-        return Response(VersionSerializer(version).data, status=status.HTTP_201_CREATED)
+        context = self.get_serializer_context()
+        return Response(
+            VersionSerializer(version, context=context).data, status=status.HTTP_201_CREATED
+        )
 
 
 class AliasViewSet(RegistryViewSet):
@@ -149,12 +152,15 @@ class AliasViewSet(RegistryViewSet):
 
     serializer_class = AliasSerializer
     lookup_field = "alias"
+    # A model has a few aliases: their list is whole; the history pages (see urls.py).
+    pagination_class = None
 
     def get_queryset(self):
         return Alias.objects.filter(model=self.model()).select_related("version", "updated_by")
 
     def list(self, request, model_name=None):
-        return Response(AliasSerializer(self.get_queryset(), many=True).data)
+        context = self.get_serializer_context()
+        return Response(AliasSerializer(self.get_queryset(), many=True, context=context).data)
 
     @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
     def update(self, request, model_name=None, alias=None):
@@ -170,7 +176,7 @@ class AliasViewSet(RegistryViewSet):
             actor=request.user,
             reason=data.validated_data["reason"],
         )
-        return Response(AliasSerializer(moved).data)
+        return Response(AliasSerializer(moved, context=self.get_serializer_context()).data)
 
     @extend_schema(request=AliasRollbackInputSerializer, responses=AliasSerializer)
     @action(detail=True, methods=["post"])
@@ -184,7 +190,7 @@ class AliasViewSet(RegistryViewSet):
             actor=request.user,
             reason=data.validated_data["reason"],
         )
-        return Response(AliasSerializer(moved).data)
+        return Response(AliasSerializer(moved, context=self.get_serializer_context()).data)
 
     @extend_schema(responses=AliasMoveSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -193,4 +199,7 @@ class AliasViewSet(RegistryViewSet):
             "from_version", "to_version", "actor"
         )
         page = self.paginate_queryset(moves)
-        return self.get_paginated_response(AliasMoveSerializer(page, many=True).data)
+        context = self.get_serializer_context()
+        return self.get_paginated_response(
+            AliasMoveSerializer(page, many=True, context=context).data
+        )

@@ -15,6 +15,12 @@ def _clean_cache():
 
 
 @pytest.fixture
+def allow_pickles(settings):
+    """Pickle (joblib) uploads are off unless ALLOW_PICKLE_UPLOADS turns them on."""
+    settings.ALLOW_PICKLE_UPLOADS = True
+
+
+@pytest.fixture
 def api_client():
     return APIClient()
 

@@ -7,6 +7,7 @@ import joblib
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlservice.redis import redis_connection
@@ -70,16 +71,17 @@ def register_hostile(name: str, estimator_class, tmp_path: Path, **version_field
     model = registry_services.model_create(name=name, task="regression")
     path = tmp_path / f"{name}.joblib"
     joblib.dump(estimator_class().fit([[0.0, 0.0]]), path)
-    version = registry_services.version_create(
-        model=model,
-        artifact=path,
-        format="joblib",
-        input_schema=XY_SCHEMA,
-        input_example={"x": 1, "y": 2},
-        expected_sha256=Artifacts.sha256(path),
-        trusted_operator=True,
-        **version_fields,
-    )
+    with override_settings(ALLOW_PICKLE_UPLOADS=True):  # off by default
+        version = registry_services.version_create(
+            model=model,
+            artifact=path,
+            format="joblib",
+            input_schema=XY_SCHEMA,
+            input_example={"x": 1, "y": 2},
+            expected_sha256=Artifacts.sha256(path),
+            trusted_operator=True,
+            **version_fields,
+        )
     registry_services.alias_set(model=model, alias="production", version=version)
     return model
 

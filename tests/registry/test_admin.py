@@ -55,7 +55,9 @@ def test_a_rejected_upload_shows_the_reason_as_a_form_error(
     assert stored_files(media_root) == []
 
 
-def test_a_joblib_upload_in_the_admin_needs_the_right_sha256(admin_client, iris_model, artifacts):
+def test_a_joblib_upload_in_the_admin_needs_the_right_sha256(
+    admin_client, iris_model, artifacts, allow_pickles
+):
     wrong = admin_client.post(
         ADD_URL, form(iris_model, artifacts.iris_joblib, "joblib", sha256="1" * 64)
     )

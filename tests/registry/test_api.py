@@ -39,7 +39,9 @@ class TestUploadingVersions:
         assert version.artifact.name.startswith("artifacts/iris/")
         assert Path(version.artifact.path).read_bytes() == path.read_bytes()
 
-    def test_a_joblib_upload_is_accepted_with_its_sha256(self, staff_client, iris_model, artifacts):
+    def test_a_joblib_upload_is_accepted_with_its_sha256(
+        self, staff_client, iris_model, artifacts, allow_pickles
+    ):
         response = upload(
             staff_client,
             "iris",
@@ -147,7 +149,7 @@ class TestUploadingVersions:
         )
 
     def test_it_refuses_a_pickle_whose_sha256_does_not_match(
-        self, staff_client, iris_model, artifacts, media_root
+        self, staff_client, iris_model, artifacts, media_root, allow_pickles
     ):
         assert_rejected(
             upload(staff_client, "iris", artifacts.iris_joblib, "joblib", sha256="0" * 64),

@@ -39,7 +39,7 @@ from registry.runtimes import (
 )
 from registry.runtimes.sklearn import ONNX_TARGET_OPSET
 from registry.schemas import build_matrix
-from registry.skops_allowlist import TRUSTED_TYPES
+from registry.skops_allowlist import ALLOWED_TYPES
 from tests.registry.conftest import DIABETES, IRIS, linear_onnx, malicious_pickle
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -326,7 +326,7 @@ def test_the_allowlist_covers_the_common_estimator_families(tmp_path, estimator,
 
     untrusted = skops.io.get_untrusted_types(file=path)
 
-    assert set(untrusted) <= set(TRUSTED_TYPES)
+    assert set(untrusted) <= set(ALLOWED_TYPES)
     spec = DIABETES if data == "diabetes" else IRIS
     labels = ["not setosa", "setosa"] if data == "binary" else spec.labels
     predictor = load_predictor(

@@ -46,7 +46,7 @@ def test_outputs_that_disagree_keep_the_original_runtime():
     assert twins.compare(expected, close, task="classification", labels=["a", "b"])["kept"]
 
 
-def test_an_estimator_skl2onnx_cannot_convert_is_served_as_uploaded(db, tmp_path):
+def test_an_estimator_skl2onnx_cannot_convert_is_served_as_uploaded(db, tmp_path, allow_pickles):
     import joblib
 
     from tests.predictions.hostile_models import ExplodingRegressor
@@ -139,7 +139,9 @@ def test_a_version_whose_twin_disagrees_is_served_by_its_own_library(
     assert PredictorCache(1).get(version).runtime == "lightgbm"
 
 
-def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(db, tmp_path):
+def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(
+    db, tmp_path, allow_pickles
+):
     import joblib
 
     from tests.predictions.hostile_models import ExplodingRegressor

@@ -1,12 +1,13 @@
 """skops: a zip of a scikit-learn estimator's state, loaded without unpickling, only with the
-types on the allowlist (`registry/skops_allowlist.py`)."""
+types on the allowlist (`registry/skops_allowlist.py`); the trees of a loaded model are checked
+before it runs (`registry/runtimes/sklearn_trees.py`)."""
 
 import zipfile
 from pathlib import Path
 
 from registry.runtimes import sklearn
 from registry.runtimes.base import ArtifactError, Format, Predictor
-from registry.skops_allowlist import TRUSTED_TYPES
+from registry.skops_allowlist import ALLOWED_TYPES
 
 
 def sniff(path: Path) -> bool:
@@ -21,14 +22,18 @@ def load(path: Path, **kwargs) -> Predictor:
     # Imported here: skops.io imports every scikit-learn estimator, which takes seconds.
     import skops.io
 
+    from registry.runtimes import sklearn_trees
+
     untrusted = skops.io.get_untrusted_types(file=path)
-    refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
+    refused = sorted(set(untrusted) - set(ALLOWED_TYPES))
     if refused:
         raise ArtifactError(
             f"the skops file contains types that are not on the allowlist: {', '.join(refused)}",
             code="untrusted_type",
         )
-    return sklearn.SklearnPredictor(skops.io.load(path, trusted=untrusted), **kwargs)
+    model = skops.io.load(path, trusted=untrusted)
+    sklearn_trees.check_trees(model)
+    return sklearn.SklearnPredictor(model, **kwargs)
 
 
 FORMAT = Format(
