@@ -13,6 +13,7 @@ import pytest
 
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
+from registry import demo
 from registry import services as registry_services
 from tests.api.conftest import _run
 from tests.predictions.conftest import run_worker
@@ -36,7 +37,8 @@ def served_schema(live_server, tmp_path) -> Path:
 
 @pytest.fixture
 def catalogue(transactional_db, artifacts, settings, tmp_path):  # noqa: F811
-    """iris (free) and `pricey` (the same model at more than a new account's grant per row)."""
+    """iris (free), `pricey` (the same model at more than a new account's grant per row) and
+    `demand` (a forecast model)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     redis_connection().flushdb()
     predictors.clear()
@@ -56,8 +58,24 @@ def catalogue(transactional_db, artifacts, settings, tmp_path):  # noqa: F811
             trusted_operator=True,
         )
         registry_services.alias_set(model=model, alias="production", version=version)
+    _register_forecast(tmp_path / "demand.txt")
     yield
     predictors.clear()
+
+
+def _register_forecast(path: Path) -> None:
+    """`demand`: the demo's LightGBM lag forecaster."""
+    spec = demo.DEMAND_LIGHTGBM
+    demo.export_forecast(spec, demo.train_forecast(spec), path)
+    model = registry_services.model_create(name="demand", task="forecast")
+    registry_services.version_create(
+        model=model,
+        artifact=path,
+        format=spec.format,
+        input_schema=spec.input_schema,
+        input_example=spec.input_example,
+        alias="production",
+    )
 
 
 def run_with_worker(command: list, timeout: float = 300) -> subprocess.CompletedProcess:
