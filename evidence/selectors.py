@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import numpy as np
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -123,7 +124,8 @@ def recent_inputs(version: ModelVersion, since, until) -> np.ndarray:
         cursor.execute(_SAMPLE_SQL, params)
         found = cursor.fetchall()
     schema = version.input_schema
-    singles = [row for _, is_batch, row in found if not is_batch and row is not None]
+    # Django's connection hands jsonb over as text.
+    singles = [orjson.loads(row) for _, is_batch, row in found if not is_batch and row]
     parts = [build_matrix(singles, schema)] if singles else []
     for pk in [pk for pk, is_batch, _ in found if is_batch]:
         parts.append(_batch_rows(pk, per))

@@ -38,7 +38,11 @@ class FeedbackView(APIView):
         feedback = selectors.feedback_of(self._prediction(request, pk)).select_related("version")
         return Response(FeedbackSerializer(feedback, many=True).data)
 
-    @extend_schema(request=FeedbackInputSerializer, responses={201: FeedbackSerializer})
+    @extend_schema(
+        operation_id="predictions_feedback_create",
+        request=FeedbackInputSerializer,
+        responses={201: FeedbackSerializer},
+    )
     def post(self, request, pk):
         """Give the true outcome; a second time for the same row is a 409."""
         data = FeedbackInputSerializer(data=request.data)
@@ -73,7 +77,11 @@ class FeedbackImportView(APIView):
 
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=FeedbackCSVSerializer, responses={201: FeedbackImportSerializer})
+    @extend_schema(
+        operation_id="predictions_feedback_import",
+        request=FeedbackCSVSerializer,
+        responses={201: FeedbackImportSerializer},
+    )
     def post(self, request):
         data = FeedbackCSVSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "predictions.models.Status",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "SourceEnum": "predictions.models.Prediction.Source",
+        "ReferenceSourceEnum": "evidence.models.ReferenceProfile.Source",
     },
 }
 
