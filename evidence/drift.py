@@ -94,7 +94,8 @@ def compare(reference: list[dict], matrix: np.ndarray) -> list[dict]:
 
 def _numeric(entry: dict, column: np.ndarray) -> dict:
     index = psi(entry["shares"], _bin_shares(column, np.asarray(entry["edges"])))
-    test = stats.ks_2samp(np.asarray(entry["sample"]), column)
+    # The asymptotic p-value: the exact one costs far more at these sample sizes.
+    test = stats.ks_2samp(np.asarray(entry["sample"]), column, method="asymp")
     return {
         "psi": index,
         "ks_statistic": float(test.statistic),

@@ -45,10 +45,11 @@ class FeedbackView(APIView):
     )
     def post(self, request, pk):
         """Give the true outcome; a second time for the same row is a 409."""
+        prediction = self._prediction(request, pk)  # someone else's is a 404 before all
         data = FeedbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         feedback = services.feedback_create(
-            prediction=self._prediction(request, pk),
+            prediction=prediction,
             row=data.validated_data["row"],
             value=data.validated_data["truth"],
             actor=request.user,
@@ -58,12 +59,13 @@ class FeedbackView(APIView):
     @extend_schema(request=FeedbackInputSerializer, responses={200: FeedbackSerializer})
     def put(self, request, pk):
         """Correct the true outcome given before (staff); the audit trail keeps both."""
+        prediction = self._prediction(request, pk)
         if not request.user.is_staff:
             raise PermissionDenied("Only staff correct feedback.")
         data = FeedbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         feedback = services.feedback_correct(
-            prediction=self._prediction(request, pk),
+            prediction=prediction,
             row=data.validated_data["row"],
             value=data.validated_data["truth"],
             actor=request.user,
