@@ -10,8 +10,6 @@ recent inputs are compared with them. No Django here beyond settings.
   values the reference never had.
 """
 
-import math
-
 import numpy as np
 from django.conf import settings
 from scipy import stats
@@ -119,7 +117,3 @@ def _enum(entry: dict, column: np.ndarray) -> dict:
         "flagged": index > settings.DRIFT_PSI_THRESHOLD or unseen > settings.DRIFT_UNSEEN_THRESHOLD,
     }
 
-
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN or infinity: those are shown as null."""
-    return value if value is None or math.isfinite(value) else None
