@@ -44,13 +44,21 @@ def _runs(values: list[float | None]) -> list[list[tuple[int, float]]]:
     return [run for run in runs if run]
 
 
+def _polyline(points: list[tuple[float, float]], color: str, name: str) -> str:
+    """A series' line through `points`; a lone point is drawn as a dot."""
+    text = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    line = (
+        f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{text}">'
+        f"<title>{escape(name)}</title></polyline>"
+    )
+    if len(points) == 1:
+        x, y = points[0]
+        line += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
+    return line
+
+
 def line_chart(
-    days: list[date],
-    series: dict[str, list[float | None]],
-    *,
-    title: str,
-    width: int = 720,
-    empty: str = "No predictions in this window.",
+    days: list[date], series: dict[str, list[float | None]], *, title: str, width: int = 720
 ) -> SafeString:
     """One polyline per series over `days` (the x axis), with a legend; None is no value."""
     height, left, right, top, bottom = 240, 48, 12, 12, 56
@@ -77,16 +85,8 @@ def line_chart(
     for n, (name, values) in enumerate(series.items()):
         color = PALETTE[n % len(PALETTE)]
         for run in _runs(values):  # a day without a value (None) breaks the line
-            points = " ".join(
-                f"{left + i * step:.1f},{top + plot_h - plot_h * v / peak:.1f}" for i, v in run
-            )
-            body.append(
-                f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}">'
-                f"<title>{escape(name)}</title></polyline>"
-            )
-            if len(run) == 1:
-                x, y = points.split(",")
-                body.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>')
+            points = [(left + i * step, top + plot_h - plot_h * v / peak) for i, v in run]
+            body.append(_polyline(points, color, name))
         lx = left + (n % 4) * (plot_w / 4)
         ly = height - 20 + (n // 4) * 14
         body.append(
@@ -96,7 +96,7 @@ def line_chart(
     if not series:
         body.append(
             f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="#888">'
-            f"{escape(empty)}</text>"
+            "No predictions in this window.</text>"
         )
     return _svg(width, height + (max(len(series) - 1, 0) // 4) * 14, body, title)
 
