@@ -116,4 +116,3 @@ def _enum(entry: dict, column: np.ndarray) -> dict:
         "unseen_share": unseen,
         "flagged": index > settings.DRIFT_PSI_THRESHOLD or unseen > settings.DRIFT_UNSEEN_THRESHOLD,
     }
-
