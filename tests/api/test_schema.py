@@ -7,7 +7,12 @@ from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
-MULTIPART = {"predictions_create", "models_versions_upload"}
+MULTIPART = {
+    "predictions_create",
+    "models_versions_upload",
+    "predictions_feedback_import",
+    "models_versions_reference_upload",
+}
 RESOURCES = {"auth", "users", "models", "predictions", "billing", "ops"}
 
 
