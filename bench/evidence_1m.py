@@ -6,9 +6,13 @@ bulk-inserts with generate_series, for a classifier and a regressor each, BENCH_
 (default 1,000,000) finished predictions spread over the last 30 days, every one with feedback;
 then times, over a 30-day window (every row), the quality of each version, the classifier's
 drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day. Prints
-one JSON object: medians and maxima in milliseconds.
+one JSON object: medians and maxima in milliseconds. BENCH_EVIDENCE_KEEP=1 keeps the database
+afterwards; BENCH_EVIDENCE_REUSE=1 times the database a kept run loaded (loading takes minutes)
+and keeps it again.
 
     .venv/bin/python bench/evidence_1m.py
+    BENCH_EVIDENCE_KEEP=1 .venv/bin/python bench/evidence_1m.py    # then, after a change:
+    BENCH_EVIDENCE_REUSE=1 .venv/bin/python bench/evidence_1m.py
 """
 
 import json
@@ -26,6 +30,8 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = os.environ.get("BENCH_EVIDENCE_DB", "mlservice_bench_evidence")
 ROWS = int(os.environ.get("BENCH_EVIDENCE_ROWS", "1000000"))
 RUNS = int(os.environ.get("BENCH_EVIDENCE_RUNS", "5"))
+REUSE = bool(os.environ.get("BENCH_EVIDENCE_REUSE"))
+KEEP = REUSE or bool(os.environ.get("BENCH_EVIDENCE_KEEP"))
 DAYS = 30
 
 os.environ.update(
@@ -37,13 +43,18 @@ os.environ.update(
 sys.path.insert(0, str(ROOT))
 
 
-def fresh_database() -> None:
+def prepare_database() -> bool:
+    """A fresh database, or True when REUSE finds the one a kept run loaded."""
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone()
+        if REUSE and found:
+            return True
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB}"')
+    return False
 
 
-fresh_database()
+REUSED = prepare_database()
 
 import django  # noqa: E402
 
@@ -139,6 +150,13 @@ def load(user: User, target: ModelVersion, input_sql: str, output_sql: str) -> f
     return time.perf_counter() - started
 
 
+def loaded(name: str) -> ModelVersion:
+    found = ModelVersion.objects.filter(model__name=name).select_related("model").first()
+    if found is None:
+        sys.exit(f"{DB} has no {name}: run once with BENCH_EVIDENCE_KEEP=1 to load it.")
+    return found
+
+
 def timed(function) -> dict:
     times = []
     for _ in range(RUNS):
@@ -150,13 +168,16 @@ def timed(function) -> dict:
 
 def main() -> None:
     call_command("migrate", verbosity=0)
-    user = User.objects.create(username="bench")
-    iris = version("bench-iris", "classification", IRIS)
-    diabetes = version("bench-diabetes", "regression", DIABETES)
-    seconds = load(user, iris, IRIS_INPUT, IRIS_OUTPUT)
-    seconds += load(user, diabetes, DIABETES_INPUT, DIABETES_OUTPUT)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE predictions_prediction, evidence_feedback")
+    if REUSED:
+        iris, diabetes, seconds = loaded("bench-iris"), loaded("bench-diabetes"), 0.0
+    else:
+        user = User.objects.create(username="bench")
+        iris = version("bench-iris", "classification", IRIS)
+        diabetes = version("bench-diabetes", "regression", DIABETES)
+        seconds = load(user, iris, IRIS_INPUT, IRIS_OUTPUT)
+        seconds += load(user, diabetes, DIABETES_INPUT, DIABETES_OUTPUT)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE predictions_prediction, evidence_feedback")
     window = timedelta(days=DAYS + 1)
     today = timezone.now().date()
     checked = quality.quality_for(iris, window)
@@ -181,6 +202,6 @@ if __name__ == "__main__":
         main()
     finally:
         connection.close()
-        if not os.environ.get("BENCH_EVIDENCE_KEEP"):
+        if not KEEP:
             with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
