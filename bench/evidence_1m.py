@@ -5,7 +5,10 @@ Makes a fresh database (BENCH_EVIDENCE_DB, default mlservice_bench_evidence), mi
 bulk-inserts with generate_series, for a classifier and a regressor each, BENCH_EVIDENCE_ROWS
 (default 1,000,000) finished predictions spread over the last 30 days, every one with feedback;
 then times, over a 30-day window (every row), the quality of each version, the classifier's
-drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day. Prints
+drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day: cold (every
+settled day computed and cached) and warm (settled days from the cache, today read live; a full
+day read live is timed too, as today costs that at its end), after
+checking that the cached days hold what a direct read of the feedback gives. Prints
 one JSON object: medians and maxima in milliseconds. BENCH_EVIDENCE_KEEP=1 keeps the database
 afterwards; BENCH_EVIDENCE_REUSE=1 times the database a kept run loaded (loading takes minutes)
 and keeps it again.
@@ -15,7 +18,9 @@ and keeps it again.
     BENCH_EVIDENCE_REUSE=1 .venv/bin/python bench/evidence_1m.py
 """
 
+import dataclasses
 import json
+import math
 import os
 import statistics
 import sys
@@ -66,6 +71,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from evidence import monitoring, quality, selectors  # noqa: E402
+from mlservice import rollups  # noqa: E402
 from registry.demo import DEMO_MODELS  # noqa: E402
 from registry.models import Alias, MLModel, ModelVersion  # noqa: E402
 
@@ -157,6 +163,26 @@ def loaded(name: str) -> ModelVersion:
     return found
 
 
+def daily_quality_cold(first_day, today) -> None:
+    """The dashboard's quality per day with every day's rollup renewed first."""
+    days = [first_day + timedelta(days=i) for i in range((today - first_day).days + 1)]
+    rollups.invalidate(quality.DAILY_ROLLUP, days)
+    monitoring.daily_quality(first_day, today)
+
+
+def check_daily_totals(first_day, today) -> None:
+    """The cached totals per day are those of a direct read (floats to rounding)."""
+    cached = quality.totals_by_day(first_day, today)
+    direct = quality._totals_by_day(first_day, today)
+    assert {d: set(v) for d, v in cached.items() if v} == {d: set(v) for d, v in direct.items()}
+    for day, per_version in direct.items():
+        for vid, totals in per_version.items():
+            pairs = zip(
+                dataclasses.astuple(cached[day][vid]), dataclasses.astuple(totals), strict=True
+            )
+            assert all(a == b or math.isclose(a, b, rel_tol=1e-12) for a, b in pairs), day
+
+
 def timed(function) -> dict:
     times = []
     for _ in range(RUNS):
@@ -190,10 +216,18 @@ def main() -> None:
         "quality_regressor": timed(lambda: quality.quality_for(diabetes, window)),
         "drift_classifier": timed(lambda: selectors.drift_for(iris, window)),
         "metrics_gauges": timed(monitoring._compute),
+        "dashboard_quality_per_day_cold": timed(
+            lambda: daily_quality_cold(today - timedelta(days=DAYS), today)
+        ),
         "dashboard_quality_per_day": timed(
             lambda: monitoring.daily_quality(today - timedelta(days=DAYS), today)
         ),
+        # What the live day costs once full: yesterday's feedback read directly.
+        "one_full_day_live": timed(
+            lambda: quality._totals_by_day(today - timedelta(days=1), today - timedelta(days=1))
+        ),
     }
+    check_daily_totals(today - timedelta(days=DAYS), today)
     print(json.dumps(results))
 
 
