@@ -58,8 +58,9 @@ def _settled(name: str, first_day: date, last_day: date, compute: Compute) -> di
             result[day] = entry[1]
     missing = [day for day in keys if day not in result]
     if missing:
-        start, end = min(missing), max(missing)
-        fresh = _each_day(compute(start, end), start, end)
+        fresh = {}
+        for start, end in _runs(missing):  # a renewed day costs its own rows, not the gap's
+            fresh.update(_each_day(compute(start, end), start, end))
         # Stored under the stamps read before the rows were: a write since then renewed them.
         cache.set_many(
             {keys[day][0]: (stamps[day], fresh[day]) for day in missing},
@@ -67,6 +68,17 @@ def _settled(name: str, first_day: date, last_day: date, compute: Compute) -> di
         )
         result.update({day: fresh[day] for day in missing})
     return result
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as (first, last) of each run of consecutive days."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def invalidate(name: str, days: Iterable[date]) -> None:

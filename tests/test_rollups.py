@@ -39,13 +39,14 @@ def test_settled_days_are_computed_once_and_today_every_time():
     assert compute.ranges == [(FIRST, TODAY - timedelta(1)), (TODAY, TODAY), (TODAY, TODAY)]
 
 
-def test_a_write_renews_only_its_day_once_it_commits():
+def test_a_write_renews_only_its_days_once_it_commits():
     compute = Counted()
     compute.read()
     with transaction.atomic():
-        rollups.invalidate("test:counted", [FIRST + timedelta(1)])
-        assert compute.read()[FIRST + timedelta(1)] == 1  # not committed yet
-    assert compute.read() == {FIRST: 1, FIRST + timedelta(1): 4, FIRST + timedelta(2): 1, TODAY: 5}
+        rollups.invalidate("test:counted", [FIRST, FIRST + timedelta(2)])
+        assert compute.read()[FIRST] == 1  # not committed yet
+    assert compute.read() == {FIRST: 4, FIRST + timedelta(1): 1, FIRST + timedelta(2): 5, TODAY: 6}
+    assert compute.ranges[3:5] == [(FIRST, FIRST), (FIRST + timedelta(2), FIRST + timedelta(2))]
 
 
 def test_a_rollup_read_before_a_write_committed_is_not_served_after_it():
