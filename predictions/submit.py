@@ -18,12 +18,11 @@ from registry.selectors import version_resolve
 from registry.validation import InvalidInput, validate_batch, validate_rows
 
 
-class TooManyRows(ServiceError):
-    default_code = "too_many_rows"
+class TooManyRows(ServiceError, code="too_many_rows"):
+    pass
 
 
-class IdempotencyConflict(Conflict):
-    default_code = "idempotency_conflict"
+class IdempotencyConflict(Conflict, code="idempotency_conflict"):
     default_detail = "This Idempotency-Key was already used with a different request body."
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
+from registry.runtimes.base import CLASSIFICATION, check_feature_count, check_feature_names
 from registry.runtimes.trees import (
     BoosterPredictor,
     booster_onnx,
@@ -26,7 +26,7 @@ from registry.runtimes.trees import (
     refuse,
 )
 
-_MAGIC = (b"tree\n", b"tree\r\n")
+MAGIC = (b"tree\n", b"tree\r\n")
 _VERSIONS = ("v2", "v3", "v4")
 _AUTO_NAME = re.compile(r"^Column_\d+$")  # what LightGBM names the columns of a bare matrix
 _MAX_CLASSES = 1000
@@ -82,7 +82,7 @@ class _Model:
 def sniff(path: Path) -> bool:
     with open(path, "rb") as file:
         head = file.read(32)
-    return any(head.startswith(magic + b"version=") for magic in _MAGIC)
+    return any(head.startswith(magic + b"version=") for magic in MAGIC)
 
 
 def read_model(data: bytes, input_schema: list[dict]) -> _Model:
@@ -357,12 +357,4 @@ def to_onnx(predictor: LightGBMPredictor) -> bytes:
     )
 
 
-FORMAT = Format(
-    name="lightgbm",
-    label="LightGBM text model",
-    suffix=".lightgbm.txt",
-    magic=_MAGIC,
-    sniff=sniff,
-    load=LightGBMPredictor.load,
-    to_onnx=to_onnx,
-)
+load = LightGBMPredictor.load

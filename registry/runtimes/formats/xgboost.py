@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
+from registry.runtimes.base import CLASSIFICATION, check_feature_count, check_feature_names
 from registry.runtimes.trees import (
     BoosterPredictor,
     booster_onnx,
@@ -27,7 +27,7 @@ from registry.runtimes.trees import (
 )
 
 # A JSON or UBJSON object; in UBJSON the length type of the first key follows.
-_MAGIC = (b"{",)
+MAGIC = (b"{",)
 _CLASSIFIERS = ("binary:logistic", "multi:softprob")
 _REGRESSORS = (
     "reg:squarederror",
@@ -268,12 +268,4 @@ def to_onnx(predictor: XGBoostPredictor) -> bytes:
     return booster_onnx(convert_xgboost, booster, len(predictor.input_schema))
 
 
-FORMAT = Format(
-    name="xgboost",
-    label="XGBoost JSON or UBJSON model",
-    suffix=".xgboost",
-    magic=_MAGIC,
-    sniff=sniff,
-    load=XGBoostPredictor.load,
-    to_onnx=to_onnx,
-)
+load = XGBoostPredictor.load
