@@ -29,17 +29,7 @@ class EndpointAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     actions = ["send_test"]
     # The URL is checked by the owner's API calls; staff may only turn an endpoint off or on.
-    fields = (
-        "id",
-        "owner",
-        "url",
-        "events",
-        "active",
-        "disabled_reason",
-        "failing_since",
-        "created_at",
-        "updated_at",
-    )
+    fields = ("owner", *Endpoint.SHOWN_FIELDS)
     readonly_fields = tuple(f for f in fields if f != "active")
 
     def has_add_permission(self, request):
