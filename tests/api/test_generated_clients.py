@@ -14,9 +14,9 @@ import pytest
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
 from registry import services as registry_services
-from tests.api.conftest import _run
-from tests.predictions.conftest import run_worker
-from tests.registry.conftest import IRIS, artifacts  # noqa: F401 - the session fixture
+from tests.support.commands import run
+from tests.support.models import IRIS
+from tests.support.workers import run_worker
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "mlservice_api_client"
@@ -78,7 +78,7 @@ def test_the_generated_python_client_runs_the_whole_user_flow(
 ):
     out = tmp_path / "client"
     out.mkdir()
-    _run(
+    run(
         python_tools / "openapi-python-client",
         "generate",
         "--path",
@@ -96,7 +96,7 @@ def test_the_generated_python_client_runs_the_whole_user_flow(
 def test_the_generated_typescript_types_check_the_same_flow(served_schema, node_tools, tmp_path):
     shutil.copy(HERE / "flow.ts", tmp_path / "flow.ts")
     # A default makes a field optional to send, not always present: the documented flag.
-    _run(
+    run(
         node_tools / "openapi-typescript",
         served_schema,
         "--default-non-nullable=false",

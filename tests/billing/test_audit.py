@@ -13,8 +13,9 @@ from django.db import IntegrityError, connection, transaction
 from billing.models import Account, Kind, LedgerEntry
 from billing.services import settle
 from predictions.models import Prediction, Status
-from tests.billing.conftest import account, set_price
-from tests.predictions.conftest import SETOSA, run_worker, submit
+from tests.support.api import SETOSA, submit
+from tests.support.ledger import account, set_price
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

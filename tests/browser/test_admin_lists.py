@@ -11,9 +11,8 @@ from predictions.models import Prediction
 from predictions.queue import get_queue
 from predictions.worker import PredictionWorker
 from registry import services as registry_services
-from tests.conftest import client_for
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.registry.conftest import add_version
+from tests.support.api import client_for
+from tests.support.factories import DEFAULT_PASSWORD, ModelVersionFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -28,7 +27,7 @@ def viewport() -> dict:
 
 def iris_named(name: str, artifacts):
     model = registry_services.model_create(name=name, task="classification", title=name)
-    add_version(model, artifacts.iris_onnx, "onnx", alias="production")
+    ModelVersionFactory(model=model, format="onnx", alias="production")
 
 
 def predictions_of_every_kind(artifacts) -> dict[str, str]:

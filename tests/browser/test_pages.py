@@ -8,8 +8,8 @@ from playwright.sync_api import expect
 
 from registry import services as registry_services
 from registry.models import Alias
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.registry.conftest import IRIS
+from tests.support.factories import DEFAULT_PASSWORD, UserFactory
+from tests.support.models import IRIS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

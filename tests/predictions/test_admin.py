@@ -6,7 +6,8 @@ import pytest
 
 from predictions.admin import readable_seconds
 from predictions.models import ModelLoad
-from tests.predictions.conftest import SETOSA, run_worker, submit
+from tests.support.api import SETOSA, submit
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,9 @@ import pytest
 from predictions import columns
 from registry import services as registry_services
 from registry.models import MLModel, ModelVersion
-from tests.predictions.conftest import IRIS, SETOSA, VIRGINICA, get, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, get, submit
+from tests.support.models import IRIS
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,8 @@ import pytest
 
 from registry import demo
 from registry import services as registry_services
-from tests.predictions.conftest import run_worker, submit
+from tests.support.api import submit
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import demo, forecasts, runtimes
 from registry.models import MLModel, ModelVersion
-from tests.registry.conftest import assert_rejected, stored_files
+from tests.support.api import assert_rejected
 from tests.support.forecasts import (
     LAG_SPEC,
     PROPHET_SPEC,
@@ -20,6 +20,7 @@ from tests.support.forecasts import (
     prophet_reference,
     values,
 )
+from tests.support.models import stored_files
 
 
 @pytest.fixture(scope="session")

@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 
 from registry.demo import IRIS
 from registry.models import Alias, MLModel, ModelVersion
-from tests.conftest import client_for
-from tests.factories import UserFactory
+from tests.support.api import client_for
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
