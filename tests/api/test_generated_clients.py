@@ -13,9 +13,8 @@ import pytest
 
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
-from registry import services as registry_services
 from tests.support.commands import run
-from tests.support.models import IRIS
+from tests.support.factories import MLModelFactory, ModelVersionFactory
 from tests.support.workers import run_worker
 
 HERE = Path(__file__).resolve().parent
@@ -44,18 +43,8 @@ def catalogue(transactional_db, artifacts, settings, tmp_path):  # noqa: F811
         ("iris", Decimal(0)),
         ("pricey", Decimal(settings.BILLING_STARTING_GRANT) + 1),
     ):
-        model = registry_services.model_create(name=name, task="classification")
-        version = registry_services.version_create(
-            model=model,
-            artifact=artifacts.iris_skops,
-            format="skops",
-            input_schema=IRIS.input_schema,
-            input_example=IRIS.input_example,
-            labels=IRIS.labels,
-            price_per_row=price,
-            trusted_operator=True,
-        )
-        registry_services.alias_set(model=model, alias="production", version=version)
+        model = MLModelFactory(name=name, title="")
+        ModelVersionFactory(model=model, price_per_row=price, alias="production")
     yield
     predictors.clear()
 
