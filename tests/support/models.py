@@ -20,7 +20,7 @@ from onnx import TensorProto, helper
 
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
-from registry import demo, services
+from registry import demo
 
 IRIS = demo.DEMO_MODELS["iris"]
 
@@ -160,19 +160,6 @@ def linear_onnx(coef: np.ndarray, intercept: float) -> onnx.ModelProto:
         ],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-
-
-def add_version(model, path, fmt, spec=IRIS, **kwargs):
-    return services.version_create(
-        model=model,
-        artifact=path,
-        format=fmt,
-        input_schema=spec.input_schema,
-        input_example=spec.input_example,
-        labels=spec.labels,
-        trusted_operator=True,
-        **kwargs,
-    )
 
 
 XY_SCHEMA = [{"name": "x", "type": "number"}, {"name": "y", "type": "number"}]
