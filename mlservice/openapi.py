@@ -67,6 +67,26 @@ OPERATIONS = {
     "predictions_cancel_create": ("predictions_cancel", "Cancel an unfinished prediction"),
     "predictions_retry_create": ("predictions_retry", "Retry a failed prediction"),
     "predictions_result_retrieve": ("predictions_result", "Download a batch's results"),
+    "predictions_feedback_retrieve": ("predictions_feedback_list", "Feedback on a prediction"),
+    "predictions_feedback_create": ("predictions_feedback_create", "Give a prediction's truth"),
+    "predictions_feedback_update": (
+        "predictions_feedback_correct",
+        "Correct a prediction's truth (staff)",
+    ),
+    "predictions_feedback_import": (
+        "predictions_feedback_import",
+        "Feedback for many predictions from a CSV",
+    ),
+    "models_quality_retrieve": ("models_quality", "Live quality per version (staff)"),
+    "models_drift_retrieve": ("models_drift", "Input drift against the reference (staff)"),
+    "models_versions_reference_retrieve": (
+        "models_versions_reference",
+        "A version's reference histograms (staff)",
+    ),
+    "models_versions_reference_create": (
+        "models_versions_reference_upload",
+        "Upload a version's reference inputs (staff)",
+    ),
     "billing_balance_retrieve": ("billing_balance", "Your credits"),
     "billing_transactions_list": ("billing_transactions_list", "Your ledger"),
     "billing_topup_create": ("billing_topup", "Add credits to your account"),
@@ -89,6 +109,13 @@ EXTRA_ERRORS = {
     "predictions_retry": (402, 409, 429),
     "predictions_cancel": (409,),
     "predictions_result": (409,),
+    "predictions_feedback_create": (409,),
+    "predictions_feedback_correct": (403,),
+    "predictions_feedback_import": (409,),
+    "models_quality": (403,),
+    "models_drift": (403,),
+    "models_versions_reference": (403,),
+    "models_versions_reference_upload": (403,),
     "billing_topup": (403,),
     "billing_adjustments_create": (403, 409),
 }
@@ -173,9 +200,70 @@ COMPONENTS = {
         },
     ),
     "RegressionOutput": _object(["value"], {"value": {"type": "number"}}),
+    "ForecastStep": _object(
+        ["step", "value"],
+        {
+            "step": {"type": "integer", "description": "1 for the first step after the history."},
+            "timestamp": {
+                "type": "string",
+                "format": "date",
+                "description": "The step's date, when the model's series has a frequency.",
+            },
+            "value": {"type": "number"},
+            "lower": {"type": "number", "description": "Lower bound, where the model gives one."},
+            "upper": {"type": "number", "description": "Upper bound, where the model gives one."},
+        },
+    ),
+    "ForecastOutput": _object(
+        ["forecast"],
+        {
+            "forecast": {
+                "type": "array",
+                "items": _ref("ForecastStep"),
+                "description": "One item per step of the requested horizon, in order.",
+            }
+        },
+    ),
+    "ForecastRequest": _object(
+        ["horizon"],
+        {
+            "horizon": {"type": "integer", "minimum": 1},
+            "history": {"type": "array", "items": {"type": "number"}},
+            "history_end": {"type": "string", "format": "date"},
+        },
+        description="One forecast request (a forecast model's row): the horizon; for a lag "
+        "model the recent `history` (oldest first) and `history_end` (its last date); and one "
+        "value per step for each regressor the model takes, under the regressor's name.",
+        # A regressor's values (an array); the union also admits the named properties' types,
+        # which TypeScript requires of an index signature.
+        additionalProperties={
+            "oneOf": [
+                {"type": "array", "items": FEATURE_VALUE},
+                {"type": "number"},
+                {"type": "string"},
+            ]
+        },
+    ),
+    "ForecastSpec": _object(
+        ["max_horizon"],
+        {
+            "max_horizon": {"type": "integer", "minimum": 1},
+            "frequency": {"type": "string"},
+            "lags": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+            "calendar": {"type": "array", "items": {"type": "string"}},
+            "regressors": {"type": "array", "items": _ref("Feature")},
+        },
+        description="What a forecast model takes: the longest horizon, the series' step "
+        "(a pandas offset alias), a lag model's lags and calendar parts, and its regressors.",
+    ),
+    "RowInput": {
+        "oneOf": [_ref("FeatureRow"), _ref("ForecastRequest")],
+        "description": "A classifier's or regressor's feature row, or a forecast request.",
+    },
     "RowOutput": {
-        "oneOf": [_ref("ClassificationOutput"), _ref("RegressionOutput")],
-        "description": "A classifier's label and probabilities, or a regressor's value.",
+        "oneOf": [_ref("ClassificationOutput"), _ref("RegressionOutput"), _ref("ForecastOutput")],
+        "description": "A classifier's label and probabilities, a regressor's value, or a "
+        "forecast's steps.",
     },
     "PredictionError": _object(
         ["code", "message"], {"code": {"type": "string"}, "message": {"type": "string"}}
@@ -242,6 +330,7 @@ PREDICTION_OUTPUT = {
     "oneOf": [
         _ref("ClassificationOutput"),
         _ref("RegressionOutput"),
+        _ref("ForecastOutput"),
         {"type": "array", "items": _ref("RowOutput")},
     ],
     "nullable": True,
@@ -259,36 +348,35 @@ METRICS = {
 
 # (component, property) -> schema, for properties the views fill with plain JSON.
 TYPED_PROPERTIES = {
-    ("Prediction", "input"): {**_nullable("FeatureRow"), "readOnly": True},
+    ("Prediction", "input"): {**_nullable("RowInput"), "readOnly": True},
     ("Prediction", "inputs"): {
         "type": "array",
-        "items": _ref("FeatureRow"),
+        "items": _ref("RowInput"),
         "nullable": True,
         "readOnly": True,
         "description": "A small batch's rows, in order; null for single rows and large batches.",
     },
     ("Prediction", "output"): PREDICTION_OUTPUT,
     ("Prediction", "error"): {**_nullable("PredictionError"), "readOnly": True},
-    ("PredictionList", "input"): {**_nullable("FeatureRow"), "readOnly": True},
+    ("PredictionList", "input"): {**_nullable("RowInput"), "readOnly": True},
     ("PredictionList", "output"): PREDICTION_OUTPUT,
     ("PredictionList", "error"): {**_nullable("PredictionError"), "readOnly": True},
     ("PredictionCreateRequest", "input"): {
-        "allOf": [_ref("FeatureRow")],
-        "description": "One row.",
+        "allOf": [_ref("RowInput")],
+        "description": "One row (for a forecast model, one forecast request).",
     },
     ("PredictionCreateRequest", "inputs"): {
         "type": "array",
-        "items": _ref("FeatureRow"),
+        "items": _ref("RowInput"),
         "description": "Many rows, in order.",
     },
     ("InputSchema", "json_schema"): _ref("FeatureJsonSchema"),
     ("Version", "input_schema"): {
-        "type": "array",
-        "items": _ref("Feature"),
+        "oneOf": [{"type": "array", "items": _ref("Feature")}, _ref("ForecastSpec")],
         "readOnly": True,
-        "description": "Ordered features: name, type, bounds/enum.",
+        "description": "Ordered features (name, type, bounds/enum); a forecast model's spec.",
     },
-    ("Version", "input_example"): {"allOf": [_ref("FeatureRow")], "readOnly": True},
+    ("Version", "input_example"): {"allOf": [_ref("RowInput")], "readOnly": True},
     ("Version", "labels"): {
         "type": "array",
         "items": {"type": "string"},
@@ -299,13 +387,14 @@ TYPED_PROPERTIES = {
     ("Version", "twin_report"): {"allOf": [_ref("TwinReport")], "readOnly": True},
     ("Version", "metrics"): METRICS,
     ("VersionSummary", "metrics"): METRICS,
-    ("InputSchema", "example"): _ref("FeatureRow"),
+    ("InputSchema", "example"): _ref("RowInput"),
 }
 
 _JSON_TEXT = "JSON text (a multipart field is a string): "
 UPLOAD_JSON_FIELDS = {
-    "input_schema": 'a list of features, e.g. `[{"name": "x", "type": "number", "minimum": 0}]`.',
-    "input_example": 'one valid row, e.g. `{"x": 1.5}`.',
+    "input_schema": 'a list of features, e.g. `[{"name": "x", "type": "number", "minimum": 0}]` '
+    '(a forecast model: its spec, e.g. `{"max_horizon": 30, "frequency": "D"}`).',
+    "input_example": 'one valid row, e.g. `{"x": 1.5}` (a forecast model: `{"horizon": 7}`).',
     "labels": 'a classifier\'s class labels in output order, e.g. `["a", "b"]`.',
     "metrics": 'an object of evaluation figures, e.g. `{"accuracy": 0.97}`.',
 }

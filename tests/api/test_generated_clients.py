@@ -13,6 +13,7 @@ import pytest
 
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
+from registry import demo
 from tests.support.commands import run
 from tests.support.factories import MLModelFactory, ModelVersionFactory
 from tests.support.workers import run_worker
@@ -35,7 +36,8 @@ def served_schema(live_server, tmp_path) -> Path:
 
 @pytest.fixture
 def catalogue(transactional_db, artifacts, settings, tmp_path):  # noqa: F811
-    """iris (free) and `pricey` (the same model at more than a new account's grant per row)."""
+    """iris (free), `pricey` (the same model at more than a new account's grant per row) and
+    `demand` (a forecast model)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     redis_connection().flushdb()
     predictors.clear()
@@ -45,8 +47,24 @@ def catalogue(transactional_db, artifacts, settings, tmp_path):  # noqa: F811
     ):
         model = MLModelFactory(name=name, title="")
         ModelVersionFactory(model=model, price_per_row=price, alias="production")
+    _register_forecast(tmp_path / "demand.txt")
     yield
     predictors.clear()
+
+
+def _register_forecast(path: Path) -> None:
+    """`demand`: the demo's LightGBM lag forecaster."""
+    spec = demo.DEMAND_LIGHTGBM
+    demo.export_forecast(spec, demo.train_forecast(spec), path)
+    ModelVersionFactory(
+        model=MLModelFactory(name="demand", task="forecast", title=""),
+        artifact=path,
+        format=spec.format,
+        spec=spec,
+        labels=None,
+        trusted_operator=False,
+        alias="production",
+    )
 
 
 def run_with_worker(command: list, timeout: float = 300) -> subprocess.CompletedProcess:

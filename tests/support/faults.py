@@ -39,20 +39,33 @@ class PrivateRedis:
     """A throwaway redis-server without persistence, which tests may stop and start again."""
 
     def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
+        self._use_port(free_port())
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        wait_until(self._answers(client), 10, "the private redis-server did not start", 0.05)
+        # Another test run on this machine may take the same free port between our probe and
+        # the server's bind; the server that answers must be ours (its pid), else try another
+        # (on a first start only: a restarted server keeps the address its clients know).
+        for _ in range(1 if self.process else 5):
+            self.process = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.workdir)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+            wait_until(self._answers(client), 10, "the private redis-server did not start", 0.05)
+            if client.info("server")["process_id"] == self.process.pid:
+                return
+            self.process.kill()
+            self.process.wait(10)
+            self._use_port(free_port())
+        pytest.fail("no free port for a private redis-server")
 
     @staticmethod
     def _answers(client):
