@@ -6,7 +6,6 @@ submitted through predictions' own submit path, run by the workers and waited fo
 
 import numpy as np
 from django.conf import settings
-from rest_framework import status
 
 from billing import limits as usage_limits
 from inference import tensors
@@ -20,20 +19,16 @@ SERVER_NAME = "mlservice"
 SERVER_VERSION = settings.SPECTACULAR_SETTINGS["VERSION"]
 
 
-class BadTensors(ServiceError):
-    default_code = "invalid_tensors"
+class BadTensors(ServiceError, code="invalid_tensors"):
+    pass
 
 
-class NotFinished(ServiceError):
+class NotFinished(ServiceError, status_code=504, code="not_finished"):
     """The wait limit passed first: the prediction goes on and can be fetched by its id."""
 
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_code = "not_finished"
 
-
-class PredictionFailed(ServiceError):
-    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
-    default_code = "prediction_failed"
+class PredictionFailed(ServiceError, status_code=500, code="prediction_failed"):
+    pass
 
 
 def server_metadata() -> dict:

@@ -144,16 +144,26 @@ def _nullable(name: str) -> dict:
     return {"oneOf": [_ref(name)], "nullable": True}
 
 
+def _object(required: list[str], properties: dict, **extra) -> dict:
+    return {"type": "object", "required": required, "properties": properties, **extra}
+
+
 FEATURE_VALUE = {
     "oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}],
     "nullable": True,
 }
+# A feature's bounds, allowed values and description: the same in its JSON Schema property.
+FEATURE_RULES = {
+    "minimum": {"type": "number"},
+    "maximum": {"type": "number"},
+    "enum": {"type": "array", "items": FEATURE_VALUE},
+    "description": {"type": "string"},
+}
 
 COMPONENTS = {
-    "ErrorDetail": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
+    "ErrorDetail": _object(
+        ["code", "message"],
+        {
             "code": {"type": "string", "description": "Stable, machine-readable."},
             "message": {"type": "string", "description": "For people."},
             "fields": {
@@ -169,22 +179,18 @@ COMPONENTS = {
             "price_per_row": {"type": "string", "format": "decimal"},
             "rows": {"type": "integer", "description": "402: rows priced."},
         },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": _ref("ErrorDetail")},
-        "description": "The one error shape of the API.",
-    },
+    ),
+    "Error": _object(
+        ["error"], {"error": _ref("ErrorDetail")}, description="The one error shape of the API."
+    ),
     "FeatureRow": {
         "type": "object",
         "additionalProperties": FEATURE_VALUE,
         "description": "One input row: feature name -> value.",
     },
-    "ClassificationOutput": {
-        "type": "object",
-        "required": ["label", "probabilities"],
-        "properties": {
+    "ClassificationOutput": _object(
+        ["label", "probabilities"],
+        {
             "label": {"type": "string"},
             "probabilities": {
                 "type": "object",
@@ -192,16 +198,11 @@ COMPONENTS = {
                 "description": "Label -> probability.",
             },
         },
-    },
-    "RegressionOutput": {
-        "type": "object",
-        "required": ["value"],
-        "properties": {"value": {"type": "number"}},
-    },
-    "ForecastStep": {
-        "type": "object",
-        "required": ["step", "value"],
-        "properties": {
+    ),
+    "RegressionOutput": _object(["value"], {"value": {"type": "number"}}),
+    "ForecastStep": _object(
+        ["step", "value"],
+        {
             "step": {"type": "integer", "description": "1 for the first step after the history."},
             "timestamp": {
                 "type": "string",
@@ -212,52 +213,49 @@ COMPONENTS = {
             "lower": {"type": "number", "description": "Lower bound, where the model gives one."},
             "upper": {"type": "number", "description": "Upper bound, where the model gives one."},
         },
-    },
-    "ForecastOutput": {
-        "type": "object",
-        "required": ["forecast"],
-        "properties": {
+    ),
+    "ForecastOutput": _object(
+        ["forecast"],
+        {
             "forecast": {
                 "type": "array",
                 "items": _ref("ForecastStep"),
                 "description": "One item per step of the requested horizon, in order.",
             }
         },
-    },
-    "ForecastRequest": {
-        "type": "object",
-        "required": ["horizon"],
-        "description": "One forecast request (a forecast model's row): the horizon; for a lag "
-        "model the recent `history` (oldest first) and `history_end` (its last date); and one "
-        "value per step for each regressor the model takes, under the regressor's name.",
-        "properties": {
+    ),
+    "ForecastRequest": _object(
+        ["horizon"],
+        {
             "horizon": {"type": "integer", "minimum": 1},
             "history": {"type": "array", "items": {"type": "number"}},
             "history_end": {"type": "string", "format": "date"},
         },
+        description="One forecast request (a forecast model's row): the horizon; for a lag "
+        "model the recent `history` (oldest first) and `history_end` (its last date); and one "
+        "value per step for each regressor the model takes, under the regressor's name.",
         # A regressor's values (an array); the union also admits the named properties' types,
         # which TypeScript requires of an index signature.
-        "additionalProperties": {
+        additionalProperties={
             "oneOf": [
                 {"type": "array", "items": FEATURE_VALUE},
                 {"type": "number"},
                 {"type": "string"},
             ]
         },
-    },
-    "ForecastSpec": {
-        "type": "object",
-        "required": ["max_horizon"],
-        "description": "What a forecast model takes: the longest horizon, the series' step "
-        "(a pandas offset alias), a lag model's lags and calendar parts, and its regressors.",
-        "properties": {
+    ),
+    "ForecastSpec": _object(
+        ["max_horizon"],
+        {
             "max_horizon": {"type": "integer", "minimum": 1},
             "frequency": {"type": "string"},
             "lags": {"type": "array", "items": {"type": "integer", "minimum": 1}},
             "calendar": {"type": "array", "items": {"type": "string"}},
             "regressors": {"type": "array", "items": _ref("Feature")},
         },
-    },
+        description="What a forecast model takes: the longest horizon, the series' step "
+        "(a pandas offset alias), a lag model's lags and calendar parts, and its regressors.",
+    ),
     "RowInput": {
         "oneOf": [_ref("FeatureRow"), _ref("ForecastRequest")],
         "description": "A classifier's or regressor's feature row, or a forecast request.",
@@ -267,19 +265,12 @@ COMPONENTS = {
         "description": "A classifier's label and probabilities, a regressor's value, or a "
         "forecast's steps.",
     },
-    "PredictionError": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "FeatureJsonSchema": {
-        "type": "object",
-        "required": ["type", "properties", "required"],
-        # `additionalProperties` (a boolean) and `$schema` are left undeclared: generators map
-        # a property of that name onto their own catch-all attribute and break.
-        "description": "The input row as JSON Schema (draft 2020-12); its boolean "
-        "`additionalProperties` says whether extra features are ignored.",
-        "properties": {
+    "PredictionError": _object(
+        ["code", "message"], {"code": {"type": "string"}, "message": {"type": "string"}}
+    ),
+    "FeatureJsonSchema": _object(
+        ["type", "properties", "required"],
+        {
             "type": {"type": "string", "enum": ["object"]},
             "properties": {
                 "type": "object",
@@ -287,31 +278,21 @@ COMPONENTS = {
             },
             "required": {"type": "array", "items": {"type": "string"}},
         },
-    },
-    "FeatureJsonSchemaProperty": {
-        "type": "object",
-        "required": ["type"],
-        "properties": {
-            "type": {"type": "string"},
-            "minimum": {"type": "number"},
-            "maximum": {"type": "number"},
-            "enum": {"type": "array", "items": FEATURE_VALUE},
-            "description": {"type": "string"},
-        },
-    },
-    "Feature": {
-        "type": "object",
-        "required": ["name", "type"],
-        "description": "One input feature of a version, in the order rows are read.",
-        "properties": {
+        # `additionalProperties` (a boolean) and `$schema` are left undeclared: generators map
+        # a property of that name onto their own catch-all attribute and break.
+        description="The input row as JSON Schema (draft 2020-12); its boolean "
+        "`additionalProperties` says whether extra features are ignored.",
+    ),
+    "FeatureJsonSchemaProperty": _object(["type"], {"type": {"type": "string"}, **FEATURE_RULES}),
+    "Feature": _object(
+        ["name", "type"],
+        {
             "name": {"type": "string"},
             "type": {"type": "string", "enum": ["number", "integer", "boolean"]},
-            "minimum": {"type": "number"},
-            "maximum": {"type": "number"},
-            "enum": {"type": "array", "items": FEATURE_VALUE},
-            "description": {"type": "string"},
+            **FEATURE_RULES,
         },
-    },
+        description="One input feature of a version, in the order rows are read.",
+    ),
     "TwinReport": {
         "type": "object",
         "description": "Whether an ONNX twin serves the version, and why; empty when none was "
@@ -326,25 +307,23 @@ COMPONENTS = {
             "max_relative_diff": {"type": "number"},
         },
     },
-    "TokenPair": {
-        "type": "object",
-        "required": ["access", "refresh"],
-        "properties": {
+    "TokenPair": _object(
+        ["access", "refresh"],
+        {
             "access": {"type": "string", "description": "Send as `Authorization: Bearer ...`."},
             "refresh": {"type": "string", "description": "For auth_refresh; works once."},
         },
-    },
-    "BatchResult": {
-        "type": "object",
-        "required": ["id", "model", "version", "row_count", "outputs"],
-        "properties": {
+    ),
+    "BatchResult": _object(
+        ["id", "model", "version", "row_count", "outputs"],
+        {
             "id": {"type": "string", "format": "uuid"},
             "model": {"type": "string"},
             "version": {"type": "integer"},
             "row_count": {"type": "integer"},
             "outputs": {"type": "array", "items": _ref("RowOutput")},
         },
-    },
+    ),
 }
 
 PREDICTION_OUTPUT = {

@@ -6,8 +6,8 @@ import pytest
 
 from billing.models import LedgerEntry
 from billing.services import account_for, adjustment_create
-from tests.billing.conftest import account, kinds
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
+from tests.support.ledger import account, kinds
 
 pytestmark = pytest.mark.django_db
 

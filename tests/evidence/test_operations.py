@@ -2,8 +2,9 @@
 
 import pytest
 
-from tests.evidence.conftest import feedback, iris_rows, upload_reference
-from tests.predictions.conftest import SETOSA, VIRGINICA, labels, run_worker, scrape, submit
+from tests.support.api import SETOSA, VIRGINICA, labels, scrape, submit
+from tests.support.evidence import feedback, iris_rows, upload_reference
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

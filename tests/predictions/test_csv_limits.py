@@ -12,7 +12,7 @@ from predictions import csvio
 from predictions.models import Prediction
 from registry import demo
 from registry.models import MLModel, ModelVersion
-from tests.predictions.conftest import SETOSA, VIRGINICA
+from tests.support.api import SETOSA, VIRGINICA
 
 pytestmark = pytest.mark.django_db
 
