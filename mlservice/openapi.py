@@ -346,8 +346,20 @@ METRICS = {
     "description": "Evaluation figures as uploaded.",
 }
 
+TRUTH = {
+    "oneOf": [
+        {"type": "string", "description": "A classifier's label."},
+        {"type": "number", "description": "A regressor's value."},
+        {"type": "array", "items": {"type": "number"}, "description": "A forecast's values."},
+    ],
+    "description": "The true outcome: one of the labels (classifier), a number (regressor), or "
+    "one number per forecast step (forecaster).",
+}
+
 # (component, property) -> schema, for properties the views fill with plain JSON.
 TYPED_PROPERTIES = {
+    ("FeedbackInputRequest", "truth"): TRUTH,
+    ("Feedback", "truth"): {**TRUTH, "readOnly": True},
     ("Prediction", "input"): {**_nullable("RowInput"), "readOnly": True},
     ("Prediction", "inputs"): {
         "type": "array",
