@@ -69,24 +69,12 @@ OPERATIONS = {
     "predictions_result_retrieve": ("predictions_result", "Download a batch's results"),
     "predictions_feedback_retrieve": ("predictions_feedback_list", "Feedback on a prediction"),
     "predictions_feedback_create": ("predictions_feedback_create", "Give a prediction's truth"),
-    "predictions_feedback_update": (
-        "predictions_feedback_correct",
-        "Correct a prediction's truth (staff)",
-    ),
-    "predictions_feedback_import": (
-        "predictions_feedback_import",
-        "Feedback for many predictions from a CSV",
-    ),
+    "predictions_feedback_update": ("predictions_feedback_correct", "Correct a truth (staff)"),
+    "predictions_feedback_import": ("predictions_feedback_import", "Truths from a CSV"),
     "models_quality_retrieve": ("models_quality", "Live quality per version (staff)"),
     "models_drift_retrieve": ("models_drift", "Input drift against the reference (staff)"),
-    "models_versions_reference_retrieve": (
-        "models_versions_reference",
-        "A version's reference histograms (staff)",
-    ),
-    "models_versions_reference_create": (
-        "models_versions_reference_upload",
-        "Upload a version's reference inputs (staff)",
-    ),
+    "models_versions_reference_retrieve": ("models_versions_reference", "Reference histograms"),
+    "models_versions_reference_create": ("models_versions_reference_upload", "Upload a reference"),
     "billing_balance_retrieve": ("billing_balance", "Your credits"),
     "billing_transactions_list": ("billing_transactions_list", "Your ledger"),
     "billing_topup_create": ("billing_topup", "Add credits to your account"),
