@@ -10,6 +10,7 @@ from django.conf import settings
 from billing import limits as usage_limits
 from inference import tensors
 from mlservice.errors import Conflict, ServiceError
+from mlservice.parsers import unstorable_text
 from predictions import actions, columns, submit
 from predictions.models import Prediction, Status
 from registry.models import ModelVersion, Task
@@ -39,6 +40,9 @@ def version_get(*, user, model_name: str, ref: str | None) -> ModelVersion:
     """The version a V2 path names (a number or an alias); without one, production or the
     newest, as the model's own page shows it. Forecast models have no V2 form: a request is a
     horizon and a history, not a tensor of features."""
+    problem = unstorable_text([model_name, ref])  # a path's text, which no parser has seen
+    if problem is not None:
+        raise ServiceError(f"The model or version in the path: {problem}", code="bad_request")
     version = version_or_latest(user=user, model_name=model_name, ref=ref)
     if version.is_forecast:
         raise ServiceError(

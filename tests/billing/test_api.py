@@ -102,6 +102,22 @@ def test_staff_credit_a_user_with_a_reason_kept_in_their_ledger(user, staff_clie
     )
 
 
+def test_a_user_reads_their_adjustments_without_the_staff_members_name(user, user_client):
+    jane = UserFactory(is_staff=True, username="ops-lead-jane")
+    adjustment_create(user=user, amount=Decimal(5), reason="Goodwill", actor=jane)
+    response = user_client.get(TRANSACTIONS, {"kind": "adjustment"})
+    [adjustment] = response.json()["results"]
+    assert (adjustment["reason"], adjustment["actor"]) == ("Goodwill", None)
+    assert "ops-lead-jane" not in response.content.decode()
+
+
+def test_staff_read_who_adjusted_their_own_balance(staff_user, staff_client):
+    jane = UserFactory(is_staff=True, username="ops-lead-jane")
+    adjustment_create(user=staff_user, amount=Decimal(5), reason="Goodwill", actor=jane)
+    [adjustment] = staff_client.get(TRANSACTIONS, {"kind": "adjustment"}).json()["results"]
+    assert adjustment["actor"] == "ops-lead-jane"
+
+
 def test_staff_debit_cannot_take_a_balance_below_zero(user, staff_client):
     debit = {"username": user.username, "amount": "-30", "reason": "Duplicate grant"}
     assert staff_client.post(ADJUSTMENTS, debit).status_code == 201
