@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from tests.inference.conftest import SETOSA_ROW
+from tests.support.api import SETOSA_ROW
 
 pytestmark = pytest.mark.django_db
 
