@@ -45,32 +45,27 @@ class FeedbackView(APIView):
     )
     def post(self, request, pk):
         """Give the true outcome; a second time for the same row is a 409."""
-        prediction = self._prediction(request, pk)  # someone else's is a 404 before all
-        data = FeedbackInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        feedback = services.feedback_create(
-            prediction=prediction,
-            row=data.validated_data["row"],
-            value=data.validated_data["truth"],
-            actor=request.user,
-        )
+        feedback = self._write(request, pk, services.feedback_create)
         return Response(FeedbackSerializer(feedback).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=FeedbackInputSerializer, responses={200: FeedbackSerializer})
     def put(self, request, pk):
         """Correct the true outcome given before (staff); the audit trail keeps both."""
-        prediction = self._prediction(request, pk)
-        if not request.user.is_staff:
+        feedback = self._write(request, pk, services.feedback_correct, staff_only=True)
+        return Response(FeedbackSerializer(feedback).data)
+
+    def _write(self, request, pk, service, *, staff_only: bool = False):
+        prediction = self._prediction(request, pk)  # someone else's is a 404 before all
+        if staff_only and not request.user.is_staff:
             raise PermissionDenied("Only staff correct feedback.")
         data = FeedbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        feedback = services.feedback_correct(
+        return service(
             prediction=prediction,
             row=data.validated_data["row"],
             value=data.validated_data["truth"],
             actor=request.user,
         )
-        return Response(FeedbackSerializer(feedback).data)
 
 
 class FeedbackImportView(APIView):

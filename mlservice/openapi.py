@@ -69,24 +69,12 @@ OPERATIONS = {
     "predictions_result_retrieve": ("predictions_result", "Download a batch's results"),
     "predictions_feedback_retrieve": ("predictions_feedback_list", "Feedback on a prediction"),
     "predictions_feedback_create": ("predictions_feedback_create", "Give a prediction's truth"),
-    "predictions_feedback_update": (
-        "predictions_feedback_correct",
-        "Correct a prediction's truth (staff)",
-    ),
-    "predictions_feedback_import": (
-        "predictions_feedback_import",
-        "Feedback for many predictions from a CSV",
-    ),
+    "predictions_feedback_update": ("predictions_feedback_correct", "Correct a truth (staff)"),
+    "predictions_feedback_import": ("predictions_feedback_import", "Truths from a CSV"),
     "models_quality_retrieve": ("models_quality", "Live quality per version (staff)"),
     "models_drift_retrieve": ("models_drift", "Input drift against the reference (staff)"),
-    "models_versions_reference_retrieve": (
-        "models_versions_reference",
-        "A version's reference histograms (staff)",
-    ),
-    "models_versions_reference_create": (
-        "models_versions_reference_upload",
-        "Upload a version's reference inputs (staff)",
-    ),
+    "models_versions_reference_retrieve": ("models_versions_reference", "Reference histograms"),
+    "models_versions_reference_create": ("models_versions_reference_upload", "Upload a reference"),
     "billing_balance_retrieve": ("billing_balance", "Your credits"),
     "billing_transactions_list": ("billing_transactions_list", "Your ledger"),
     "billing_topup_create": ("billing_topup", "Add credits to your account"),
@@ -144,16 +132,26 @@ def _nullable(name: str) -> dict:
     return {"oneOf": [_ref(name)], "nullable": True}
 
 
+def _object(required: list[str], properties: dict, **extra) -> dict:
+    return {"type": "object", "required": required, "properties": properties, **extra}
+
+
 FEATURE_VALUE = {
     "oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}],
     "nullable": True,
 }
+# A feature's bounds, allowed values and description: the same in its JSON Schema property.
+FEATURE_RULES = {
+    "minimum": {"type": "number"},
+    "maximum": {"type": "number"},
+    "enum": {"type": "array", "items": FEATURE_VALUE},
+    "description": {"type": "string"},
+}
 
 COMPONENTS = {
-    "ErrorDetail": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
+    "ErrorDetail": _object(
+        ["code", "message"],
+        {
             "code": {"type": "string", "description": "Stable, machine-readable."},
             "message": {"type": "string", "description": "For people."},
             "fields": {
@@ -169,22 +167,18 @@ COMPONENTS = {
             "price_per_row": {"type": "string", "format": "decimal"},
             "rows": {"type": "integer", "description": "402: rows priced."},
         },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": _ref("ErrorDetail")},
-        "description": "The one error shape of the API.",
-    },
+    ),
+    "Error": _object(
+        ["error"], {"error": _ref("ErrorDetail")}, description="The one error shape of the API."
+    ),
     "FeatureRow": {
         "type": "object",
         "additionalProperties": FEATURE_VALUE,
         "description": "One input row: feature name -> value.",
     },
-    "ClassificationOutput": {
-        "type": "object",
-        "required": ["label", "probabilities"],
-        "properties": {
+    "ClassificationOutput": _object(
+        ["label", "probabilities"],
+        {
             "label": {"type": "string"},
             "probabilities": {
                 "type": "object",
@@ -192,16 +186,11 @@ COMPONENTS = {
                 "description": "Label -> probability.",
             },
         },
-    },
-    "RegressionOutput": {
-        "type": "object",
-        "required": ["value"],
-        "properties": {"value": {"type": "number"}},
-    },
-    "ForecastStep": {
-        "type": "object",
-        "required": ["step", "value"],
-        "properties": {
+    ),
+    "RegressionOutput": _object(["value"], {"value": {"type": "number"}}),
+    "ForecastStep": _object(
+        ["step", "value"],
+        {
             "step": {"type": "integer", "description": "1 for the first step after the history."},
             "timestamp": {
                 "type": "string",
@@ -212,52 +201,49 @@ COMPONENTS = {
             "lower": {"type": "number", "description": "Lower bound, where the model gives one."},
             "upper": {"type": "number", "description": "Upper bound, where the model gives one."},
         },
-    },
-    "ForecastOutput": {
-        "type": "object",
-        "required": ["forecast"],
-        "properties": {
+    ),
+    "ForecastOutput": _object(
+        ["forecast"],
+        {
             "forecast": {
                 "type": "array",
                 "items": _ref("ForecastStep"),
                 "description": "One item per step of the requested horizon, in order.",
             }
         },
-    },
-    "ForecastRequest": {
-        "type": "object",
-        "required": ["horizon"],
-        "description": "One forecast request (a forecast model's row): the horizon; for a lag "
-        "model the recent `history` (oldest first) and `history_end` (its last date); and one "
-        "value per step for each regressor the model takes, under the regressor's name.",
-        "properties": {
+    ),
+    "ForecastRequest": _object(
+        ["horizon"],
+        {
             "horizon": {"type": "integer", "minimum": 1},
             "history": {"type": "array", "items": {"type": "number"}},
             "history_end": {"type": "string", "format": "date"},
         },
+        description="One forecast request (a forecast model's row): the horizon; for a lag "
+        "model the recent `history` (oldest first) and `history_end` (its last date); and one "
+        "value per step for each regressor the model takes, under the regressor's name.",
         # A regressor's values (an array); the union also admits the named properties' types,
         # which TypeScript requires of an index signature.
-        "additionalProperties": {
+        additionalProperties={
             "oneOf": [
                 {"type": "array", "items": FEATURE_VALUE},
                 {"type": "number"},
                 {"type": "string"},
             ]
         },
-    },
-    "ForecastSpec": {
-        "type": "object",
-        "required": ["max_horizon"],
-        "description": "What a forecast model takes: the longest horizon, the series' step "
-        "(a pandas offset alias), a lag model's lags and calendar parts, and its regressors.",
-        "properties": {
+    ),
+    "ForecastSpec": _object(
+        ["max_horizon"],
+        {
             "max_horizon": {"type": "integer", "minimum": 1},
             "frequency": {"type": "string"},
             "lags": {"type": "array", "items": {"type": "integer", "minimum": 1}},
             "calendar": {"type": "array", "items": {"type": "string"}},
             "regressors": {"type": "array", "items": _ref("Feature")},
         },
-    },
+        description="What a forecast model takes: the longest horizon, the series' step "
+        "(a pandas offset alias), a lag model's lags and calendar parts, and its regressors.",
+    ),
     "RowInput": {
         "oneOf": [_ref("FeatureRow"), _ref("ForecastRequest")],
         "description": "A classifier's or regressor's feature row, or a forecast request.",
@@ -267,19 +253,12 @@ COMPONENTS = {
         "description": "A classifier's label and probabilities, a regressor's value, or a "
         "forecast's steps.",
     },
-    "PredictionError": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "FeatureJsonSchema": {
-        "type": "object",
-        "required": ["type", "properties", "required"],
-        # `additionalProperties` (a boolean) and `$schema` are left undeclared: generators map
-        # a property of that name onto their own catch-all attribute and break.
-        "description": "The input row as JSON Schema (draft 2020-12); its boolean "
-        "`additionalProperties` says whether extra features are ignored.",
-        "properties": {
+    "PredictionError": _object(
+        ["code", "message"], {"code": {"type": "string"}, "message": {"type": "string"}}
+    ),
+    "FeatureJsonSchema": _object(
+        ["type", "properties", "required"],
+        {
             "type": {"type": "string", "enum": ["object"]},
             "properties": {
                 "type": "object",
@@ -287,31 +266,21 @@ COMPONENTS = {
             },
             "required": {"type": "array", "items": {"type": "string"}},
         },
-    },
-    "FeatureJsonSchemaProperty": {
-        "type": "object",
-        "required": ["type"],
-        "properties": {
-            "type": {"type": "string"},
-            "minimum": {"type": "number"},
-            "maximum": {"type": "number"},
-            "enum": {"type": "array", "items": FEATURE_VALUE},
-            "description": {"type": "string"},
-        },
-    },
-    "Feature": {
-        "type": "object",
-        "required": ["name", "type"],
-        "description": "One input feature of a version, in the order rows are read.",
-        "properties": {
+        # `additionalProperties` (a boolean) and `$schema` are left undeclared: generators map
+        # a property of that name onto their own catch-all attribute and break.
+        description="The input row as JSON Schema (draft 2020-12); its boolean "
+        "`additionalProperties` says whether extra features are ignored.",
+    ),
+    "FeatureJsonSchemaProperty": _object(["type"], {"type": {"type": "string"}, **FEATURE_RULES}),
+    "Feature": _object(
+        ["name", "type"],
+        {
             "name": {"type": "string"},
             "type": {"type": "string", "enum": ["number", "integer", "boolean"]},
-            "minimum": {"type": "number"},
-            "maximum": {"type": "number"},
-            "enum": {"type": "array", "items": FEATURE_VALUE},
-            "description": {"type": "string"},
+            **FEATURE_RULES,
         },
-    },
+        description="One input feature of a version, in the order rows are read.",
+    ),
     "TwinReport": {
         "type": "object",
         "description": "Whether an ONNX twin serves the version, and why; empty when none was "
@@ -326,25 +295,23 @@ COMPONENTS = {
             "max_relative_diff": {"type": "number"},
         },
     },
-    "TokenPair": {
-        "type": "object",
-        "required": ["access", "refresh"],
-        "properties": {
+    "TokenPair": _object(
+        ["access", "refresh"],
+        {
             "access": {"type": "string", "description": "Send as `Authorization: Bearer ...`."},
             "refresh": {"type": "string", "description": "For auth_refresh; works once."},
         },
-    },
-    "BatchResult": {
-        "type": "object",
-        "required": ["id", "model", "version", "row_count", "outputs"],
-        "properties": {
+    ),
+    "BatchResult": _object(
+        ["id", "model", "version", "row_count", "outputs"],
+        {
             "id": {"type": "string", "format": "uuid"},
             "model": {"type": "string"},
             "version": {"type": "integer"},
             "row_count": {"type": "integer"},
             "outputs": {"type": "array", "items": _ref("RowOutput")},
         },
-    },
+    ),
 }
 
 PREDICTION_OUTPUT = {
@@ -367,8 +334,20 @@ METRICS = {
     "description": "Evaluation figures as uploaded.",
 }
 
+TRUTH = {
+    "oneOf": [
+        {"type": "string", "description": "A classifier's label."},
+        {"type": "number", "description": "A regressor's value."},
+        {"type": "array", "items": {"type": "number"}, "description": "A forecast's values."},
+    ],
+    "description": "The true outcome: one of the labels (classifier), a number (regressor), or "
+    "one number per forecast step (forecaster).",
+}
+
 # (component, property) -> schema, for properties the views fill with plain JSON.
 TYPED_PROPERTIES = {
+    ("FeedbackInputRequest", "truth"): TRUTH,
+    ("Feedback", "truth"): {**TRUTH, "readOnly": True},
     ("Prediction", "input"): {**_nullable("RowInput"), "readOnly": True},
     ("Prediction", "inputs"): {
         "type": "array",

@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry.models import AuditEvent
-from tests.evidence.conftest import iris_rows, upload_reference
-from tests.predictions.conftest import SETOSA, submit
+from tests.support.api import SETOSA, submit
+from tests.support.evidence import iris_rows, upload_reference
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

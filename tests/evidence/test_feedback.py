@@ -12,8 +12,9 @@ from sklearn import metrics
 from evidence.models import Feedback
 from registry import demo
 from registry.models import AuditEvent
-from tests.evidence.conftest import feedback, finished, quality
-from tests.predictions.conftest import SETOSA, VIRGINICA, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, submit
+from tests.support.evidence import feedback, finished, quality
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,8 +11,9 @@ from evidence.models import Feedback
 from predictions.models import Prediction
 from registry import demo
 from registry.models import ModelVersion
-from tests.evidence.conftest import feedback, finished, iris_rows, upload_reference
-from tests.predictions.conftest import SETOSA, VIRGINICA, labels, run_worker, scrape, submit
+from tests.support.api import SETOSA, VIRGINICA, labels, scrape, submit
+from tests.support.evidence import feedback, finished, iris_rows, upload_reference
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

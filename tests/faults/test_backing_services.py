@@ -11,15 +11,14 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
 from predictions.models import Prediction, Status
-from tests.faults.conftest import (
+from tests.support.api import SETOSA, submit
+from tests.support.faults import (
     FAST_RECOVERY,
-    SETOSA,
     all_terminal,
     figure,
     free_port,
     log_of,
     statuses,
-    submit,
     wait_until,
 )
 
