@@ -5,13 +5,22 @@ Makes a fresh database (BENCH_EVIDENCE_DB, default mlservice_bench_evidence), mi
 bulk-inserts with generate_series, for a classifier and a regressor each, BENCH_EVIDENCE_ROWS
 (default 1,000,000) finished predictions spread over the last 30 days, every one with feedback;
 then times, over a 30-day window (every row), the quality of each version, the classifier's
-drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day. Prints
-one JSON object: medians and maxima in milliseconds.
+drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day: cold (every
+settled day computed and cached) and warm (settled days from the cache, today read live; a full
+day read live is timed too, as today costs that at its end), after
+checking that the cached days hold what a direct read of the feedback gives. Prints
+one JSON object: medians and maxima in milliseconds. BENCH_EVIDENCE_KEEP=1 keeps the database
+afterwards; BENCH_EVIDENCE_REUSE=1 times the database a kept run loaded (loading takes minutes)
+and keeps it again.
 
     .venv/bin/python bench/evidence_1m.py
+    BENCH_EVIDENCE_KEEP=1 .venv/bin/python bench/evidence_1m.py    # then, after a change:
+    BENCH_EVIDENCE_REUSE=1 .venv/bin/python bench/evidence_1m.py
 """
 
+import dataclasses
 import json
+import math
 import os
 import statistics
 import sys
@@ -26,6 +35,8 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = os.environ.get("BENCH_EVIDENCE_DB", "mlservice_bench_evidence")
 ROWS = int(os.environ.get("BENCH_EVIDENCE_ROWS", "1000000"))
 RUNS = int(os.environ.get("BENCH_EVIDENCE_RUNS", "5"))
+REUSE = bool(os.environ.get("BENCH_EVIDENCE_REUSE"))
+KEEP = REUSE or bool(os.environ.get("BENCH_EVIDENCE_KEEP"))
 DAYS = 30
 
 os.environ.update(
@@ -37,13 +48,18 @@ os.environ.update(
 sys.path.insert(0, str(ROOT))
 
 
-def fresh_database() -> None:
+def prepare_database() -> bool:
+    """A fresh database, or True when REUSE finds the one a kept run loaded."""
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone()
+        if REUSE and found:
+            return True
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB}"')
+    return False
 
 
-fresh_database()
+REUSED = prepare_database()
 
 import django  # noqa: E402
 
@@ -55,6 +71,7 @@ from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from evidence import monitoring, quality, selectors  # noqa: E402
+from mlservice import rollups  # noqa: E402
 from registry.demo import DEMO_MODELS  # noqa: E402
 from registry.models import Alias, MLModel, ModelVersion  # noqa: E402
 
@@ -139,6 +156,33 @@ def load(user: User, target: ModelVersion, input_sql: str, output_sql: str) -> f
     return time.perf_counter() - started
 
 
+def loaded(name: str) -> ModelVersion:
+    found = ModelVersion.objects.filter(model__name=name).select_related("model").first()
+    if found is None:
+        sys.exit(f"{DB} has no {name}: run once with BENCH_EVIDENCE_KEEP=1 to load it.")
+    return found
+
+
+def daily_quality_cold(first_day, today) -> None:
+    """The dashboard's quality per day with every day's rollup renewed first."""
+    days = [first_day + timedelta(days=i) for i in range((today - first_day).days + 1)]
+    rollups.invalidate(quality.DAILY_ROLLUP, days)
+    monitoring.daily_quality(first_day, today)
+
+
+def check_daily_totals(first_day, today) -> None:
+    """The cached totals per day are those of a direct read (floats to rounding)."""
+    cached = quality.totals_by_day(first_day, today)
+    direct = quality._totals_by_day(first_day, today)
+    assert {d: set(v) for d, v in cached.items() if v} == {d: set(v) for d, v in direct.items()}
+    for day, per_version in direct.items():
+        for vid, totals in per_version.items():
+            pairs = zip(
+                dataclasses.astuple(cached[day][vid]), dataclasses.astuple(totals), strict=True
+            )
+            assert all(a == b or math.isclose(a, b, rel_tol=1e-12) for a, b in pairs), day
+
+
 def timed(function) -> dict:
     times = []
     for _ in range(RUNS):
@@ -150,13 +194,16 @@ def timed(function) -> dict:
 
 def main() -> None:
     call_command("migrate", verbosity=0)
-    user = User.objects.create(username="bench")
-    iris = version("bench-iris", "classification", IRIS)
-    diabetes = version("bench-diabetes", "regression", DIABETES)
-    seconds = load(user, iris, IRIS_INPUT, IRIS_OUTPUT)
-    seconds += load(user, diabetes, DIABETES_INPUT, DIABETES_OUTPUT)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE predictions_prediction, evidence_feedback")
+    if REUSED:
+        iris, diabetes, seconds = loaded("bench-iris"), loaded("bench-diabetes"), 0.0
+    else:
+        user = User.objects.create(username="bench")
+        iris = version("bench-iris", "classification", IRIS)
+        diabetes = version("bench-diabetes", "regression", DIABETES)
+        seconds = load(user, iris, IRIS_INPUT, IRIS_OUTPUT)
+        seconds += load(user, diabetes, DIABETES_INPUT, DIABETES_OUTPUT)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE predictions_prediction, evidence_feedback")
     window = timedelta(days=DAYS + 1)
     today = timezone.now().date()
     checked = quality.quality_for(iris, window)
@@ -169,10 +216,18 @@ def main() -> None:
         "quality_regressor": timed(lambda: quality.quality_for(diabetes, window)),
         "drift_classifier": timed(lambda: selectors.drift_for(iris, window)),
         "metrics_gauges": timed(monitoring._compute),
+        "dashboard_quality_per_day_cold": timed(
+            lambda: daily_quality_cold(today - timedelta(days=DAYS), today)
+        ),
         "dashboard_quality_per_day": timed(
             lambda: monitoring.daily_quality(today - timedelta(days=DAYS), today)
         ),
+        # What the live day costs once full: yesterday's feedback read directly.
+        "one_full_day_live": timed(
+            lambda: quality._totals_by_day(today - timedelta(days=1), today - timedelta(days=1))
+        ),
     }
+    check_daily_totals(today - timedelta(days=DAYS), today)
     print(json.dumps(results))
 
 
@@ -181,6 +236,6 @@ if __name__ == "__main__":
         main()
     finally:
         connection.close()
-        if not os.environ.get("BENCH_EVIDENCE_KEEP"):
+        if not KEEP:
             with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')

@@ -77,18 +77,20 @@ def drift_entries(version: ModelVersion, window: timedelta) -> list[tuple[str, d
 def daily_quality(first_day: date, today: date) -> dict[str, dict[str, dict[date, float]]]:
     """Per chart title (Accuracy, MAE, MAPE), per version label: the day's value, for the days
     that have feedback."""
-    per_version = quality.totals_by_day(first_day, today)
-    versions = ModelVersion.objects.select_related("model").in_bulk(list(per_version))
+    per_day = quality.totals_by_day(first_day, today)
+    ids = {vid for per_version in per_day.values() for vid in per_version}
+    versions = ModelVersion.objects.select_related("model").in_bulk(list(ids))
     charts: dict[str, dict[str, dict[date, float]]] = {}
-    for vid, days in sorted(per_version.items()):
+    for vid in sorted(ids):
         version = versions.get(vid)
         if version is None:
             continue
         metric, title = DAILY_METRIC[version.model.task]
         series = {
             day: value
-            for day, total in days.items()
-            if (value := total.metrics(version.model.task)[metric]) is not None
+            for day, per_version in per_day.items()
+            if vid in per_version
+            and (value := per_version[vid].metrics(version.model.task)[metric]) is not None
         }
         if series:
             charts.setdefault(title, {})[f"{version.model.name} v{version.number}"] = series

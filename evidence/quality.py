@@ -6,14 +6,16 @@ of predictions. The formulas of the metrics live once, in `Totals`.
 """
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence.models import Feedback
 from evidence.truth import MIN_PROBABILITY
+from mlservice import rollups
 from registry.models import ModelVersion, Task
 
 FEEDBACK = Feedback._meta.db_table
@@ -152,16 +154,32 @@ def totals_by_version(since: datetime, until: datetime) -> dict[int, Totals]:
     return {vid: Totals.of(*row) for vid, *row in rows}
 
 
-def totals_by_day(first_day: date, today: date) -> dict[int, dict[date, Totals]]:
-    """Per version id, per UTC day from `first_day` to `today`: the totals of the feedback on
-    the predictions made that day."""
+# The cache name of the per-day totals; its version changes with the shape of `Totals`.
+DAILY_ROLLUP = "evidence:quality-day:v1"
+
+
+def totals_by_day(first_day: date, today: date) -> dict[date, dict[int, Totals]]:
+    """Per UTC day from `first_day` to `today`, per version id with feedback on predictions
+    made that day: its totals. Today is read live; earlier days are kept in the cache like the
+    operations rollups (`mlservice.rollups`), and feedback written or corrected on a prediction
+    of an earlier day renews that day (`feedback_changed`)."""
+    return rollups.by_day(DAILY_ROLLUP, first_day, today, _totals_by_day, live_days=1)
+
+
+def feedback_changed(predicted_at: Iterable[datetime]) -> None:
+    """Feedback on predictions made at these times was written: once the transaction commits,
+    the totals of their days are computed afresh."""
+    rollups.invalidate(DAILY_ROLLUP, {moment.astimezone(UTC).date() for moment in predicted_at})
+
+
+def _totals_by_day(first_day: date, last_day: date) -> dict[date, dict[int, Totals]]:
     rows = _rows(
-        f"SELECT version_id, (predicted_at AT TIME ZONE 'UTC')::date, count(*), {SUMS} "
+        f"SELECT (predicted_at AT TIME ZONE 'UTC')::date, version_id, count(*), {SUMS} "
         f"FROM {FEEDBACK} WHERE predicted_at >= %(start)s::date AT TIME ZONE 'UTC' "
         "AND predicted_at < (%(end)s::date + 1) AT TIME ZONE 'UTC' GROUP BY 1, 2",
-        {"start": first_day, "end": today},
+        {"start": first_day, "end": last_day},
     )
-    days: dict[int, dict[date, Totals]] = {}
-    for vid, day, *row in rows:
-        days.setdefault(vid, {})[day] = Totals.of(*row)
+    days: dict[date, dict[int, Totals]] = {}
+    for day, vid, *row in rows:
+        days.setdefault(day, {})[vid] = Totals.of(*row)
     return days

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from evidence import drift, truth
+from evidence import drift, quality, truth
 from evidence.models import Feedback, ReferenceProfile
 from evidence.outputs import outputs_of
 from evidence.selectors import NoFeatures
@@ -90,6 +90,7 @@ def feedback_create(*, prediction: Prediction, row: int | None, value, actor) ->
     try:
         with transaction.atomic():
             feedback.save()
+            quality.feedback_changed([feedback.predicted_at])
     except IntegrityError:  # the same row, sent twice at once
         raise FeedbackExists() from None
     return feedback
@@ -107,6 +108,7 @@ def feedback_correct(*, prediction: Prediction, row: int | None, value, actor) -
     corrected = _row(item, actor)
     corrected.pk, corrected.created_at = feedback.pk, feedback.created_at
     corrected.save()
+    quality.feedback_changed([corrected.predicted_at])
     AuditEvent.objects.create(
         model_id=prediction.model_id,
         version_id=prediction.version_id,
@@ -143,7 +145,8 @@ def feedback_import_csv(*, upload, actor) -> int:
         )
     try:
         with transaction.atomic():
-            Feedback.objects.bulk_create([_row(item, actor) for item in items])
+            created = Feedback.objects.bulk_create([_row(item, actor) for item in items])
+            quality.feedback_changed(row.predicted_at for row in created)
     except IntegrityError:
         raise FeedbackExists("Feedback for one of these rows arrived meanwhile.") from None
     return len(items)

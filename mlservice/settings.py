@@ -367,7 +367,8 @@ METRICS_ALLOWED_NETWORKS = [
 # Latency histograms cover predictions finished within this many seconds before the scrape.
 METRICS_LATENCY_WINDOW_SECONDS = env.int("METRICS_LATENCY_WINDOW_SECONDS", default=300)
 SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
-# The staff dashboard keeps per-day rollups of settled days (before yesterday) this long.
+# The staff dashboard keeps per-day rollups of settled days this long (operations: before
+# yesterday; quality from feedback: before today, renewed by feedback on the day).
 ROLLUP_CACHE_SECONDS = env.int("ROLLUP_CACHE_SECONDS", default=7 * 86400)
 
 # --- Evidence: ground-truth feedback, live quality and drift ---------------------------------
