@@ -158,11 +158,11 @@ class PredictionWorker(SimpleWorker):
             if self._handing_back:
                 self._hand_back(job)
 
-    def handle_job_failure(self, job, rq_queue, *args, **kwargs):
-        # A job interrupted by its timeout may have left its database connection mid-query;
-        # the next job must not inherit it.
+    def handle_job_failure(self, job, queue, *args, **kwargs):
+        # A job interrupted by its timeout (or whose database connection was cut) may have left
+        # its connection mid-query; the next job must not inherit it. RQ passes `queue` by name.
         connections.close_all()
-        return super().handle_job_failure(job, rq_queue, *args, **kwargs)
+        return super().handle_job_failure(job, queue, *args, **kwargs)
 
     def _hand_back(self, job) -> None:
         # The interrupted job may have left its database connection mid-query.

@@ -583,6 +583,18 @@ def test_a_real_rqworker_process_runs_predictions(alice_client, iris, media_root
     assert get(alice_client, prediction_id).json()["output"]["label"] == "setosa"
 
 
+def test_a_job_that_raises_is_failed_and_the_worker_goes_on_to_the_next(alice_client, iris):
+    from predictions import queue
+
+    # A job whose prediction cannot even be looked up raises out of the job, as a cut
+    # database connection does.
+    queue.enqueue("not-a-uuid", timeout=5)
+    prediction_id = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
+    run_worker()
+    assert get(alice_client, prediction_id).json()["output"]["label"] == "setosa"
+    assert queue.job_id_for("not-a-uuid") in queue.get_queue().failed_job_registry.get_job_ids()
+
+
 class TestCrossRequestBatching:
     def test_pending_rows_of_one_version_run_in_one_job_each_exactly_once(self, alice_client, iris):
         from predictions.queue import get_queue
