@@ -32,6 +32,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from predictions import execute, housekeeping, queue
 from predictions.models import Prediction
 from predictions.signals import housekeeping_done
+from registry import runtimes
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +57,9 @@ class PredictionWorker(SimpleWorker):
 
     def work(self, *args, **kwargs):
         # Import the heavy runtimes once, before the first job, not during it.
-        import onnxruntime  # noqa: F401
-        import sklearn  # noqa: F401
-
+        failed = runtimes.import_runtimes()
+        if failed:
+            logger.warning("Could not import the runtime of these formats: %s", failed)
         stop = threading.Event()
         # A burst worker may run inside another program (tests, a one-off drain): it never
         # replaces its process, and RQ's own timeout is all it has.

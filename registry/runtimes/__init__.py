@@ -25,7 +25,12 @@ from registry.runtimes.base import (
 )
 from registry.runtimes.formats import FORMATS
 from registry.runtimes.isolation import IsolationLimits
-from registry.runtimes.loading import load_predictor, sha256_file, validate_artifact
+from registry.runtimes.loading import (
+    import_runtimes,
+    load_predictor,
+    sha256_file,
+    validate_artifact,
+)
 from registry.runtimes.sniffing import sniff_format
 
 __all__ = [
@@ -37,6 +42,7 @@ __all__ = [
     "ArtifactError",
     "Format",
     "IsolationLimits",
+    "import_runtimes",
     "Predictor",
     "load_predictor",
     "output_rows",

@@ -1,6 +1,7 @@
 """What every format shares: the Predictor interface, the outputs' shape, the errors, and the
 `Format` entry that lists a format in `registry.runtimes.formats.FORMATS`."""
 
+import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -193,6 +194,16 @@ def output_rows(outputs: np.ndarray, *, task: str, labels: list[str] | None) -> 
     ]
 
 
+def importer(*modules: str) -> Callable[[], None]:
+    """A `Format.import_runtime` that imports these modules."""
+
+    def import_modules() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    return import_modules
+
+
 @dataclass(frozen=True)
 class Format:
     """One artifact format: an entry of `registry.runtimes.formats.FORMATS`."""
@@ -213,3 +224,5 @@ class Format:
     # The file is a forecaster itself (loaded for the forecast task only). Other formats hold a
     # regressor, which the forecast task runs step by step on lags of the series.
     forecaster: bool = False
+    # Imports the library its models run in, so a worker can pay for it before its first job.
+    import_runtime: Callable[[], object] | None = None

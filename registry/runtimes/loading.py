@@ -57,6 +57,19 @@ def load_predictor(
     return _load(entry, Path(path), task=task, input_schema=input_schema, labels=labels)
 
 
+def import_runtimes() -> list[str]:
+    """Import every format's runtime library now, so that no prediction pays for it; the
+    formats whose library failed to import (their models fail when loaded, as before)."""
+    failed = []
+    for entry in FORMATS.values():
+        try:
+            if entry.import_runtime is not None:
+                entry.import_runtime()
+        except Exception:
+            failed.append(entry.name)
+    return failed
+
+
 def _load(entry: Format, source, **spec) -> Predictor:
     """`entry.load(source)`, any failure an ArtifactError `load_failed` with a one-line message;
     `source` is a path, or (in the isolated process) an open file."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.runtimes import sklearn
-from registry.runtimes.base import Format, Predictor
+from registry.runtimes.base import Format, Predictor, importer
 
 _PICKLE_PROTO = 0x80  # every pickle of protocol >= 2 starts with the PROTO opcode
 
@@ -70,4 +70,5 @@ FORMAT = Format(
     load=load,
     pickle=True,
     to_onnx=sklearn.to_onnx,
+    import_runtime=importer("sklearn", "joblib"),
 )

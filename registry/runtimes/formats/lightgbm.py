@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
+from registry.runtimes.base import (
+    CLASSIFICATION,
+    Format,
+    check_feature_count,
+    check_feature_names,
+    importer,
+)
 from registry.runtimes.trees import (
     BoosterPredictor,
     booster_onnx,
@@ -365,4 +371,5 @@ FORMAT = Format(
     sniff=sniff,
     load=LightGBMPredictor.load,
     to_onnx=to_onnx,
+    import_runtime=importer("lightgbm"),
 )

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import onnxruntime
 
-from registry.runtimes.base import CLASSIFICATION, ArtifactError, Format, Predictor
+from registry.runtimes.base import CLASSIFICATION, ArtifactError, Format, Predictor, importer
 
 
 def parse_graph(data: bytes) -> onnx.ModelProto | None:
@@ -172,4 +172,12 @@ def load(path: Path, **kwargs) -> Predictor:
     return OnnxPredictor(Path(path).read_bytes(), **kwargs)
 
 
-FORMAT = Format(name="onnx", label="ONNX", suffix=".onnx", magic=(), sniff=sniff, load=load)
+FORMAT = Format(
+    name="onnx",
+    label="ONNX",
+    suffix=".onnx",
+    magic=(),
+    sniff=sniff,
+    load=load,
+    import_runtime=importer("onnxruntime"),
+)

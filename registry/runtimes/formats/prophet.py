@@ -322,4 +322,5 @@ FORMAT = Format(
     sniff=sniff,
     load=load,
     forecaster=True,
+    import_runtime=import_prophet,
 )

@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 from registry.runtimes import sklearn
-from registry.runtimes.base import ArtifactError, Format, Predictor
+from registry.runtimes.base import ArtifactError, Format, Predictor, importer
 from registry.skops_allowlist import ALLOWED_TYPES
 
 
@@ -44,4 +44,5 @@ FORMAT = Format(
     sniff=sniff,
     load=load,
     to_onnx=sklearn.to_onnx,
+    import_runtime=importer("sklearn", "skops.io"),
 )
