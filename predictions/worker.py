@@ -159,11 +159,11 @@ class PredictionWorker(SimpleWorker):
             if self._handing_back:
                 self._hand_back(job)
 
-    def handle_job_failure(self, job, rq_queue, *args, **kwargs):
+    def handle_job_failure(self, job, *args, **kwargs):
         # A job interrupted by its timeout may have left its database connection mid-query;
-        # the next job must not inherit it.
+        # the next job must not inherit it. RQ passes the queue by keyword.
         connections.close_all()
-        return super().handle_job_failure(job, rq_queue, *args, **kwargs)
+        return super().handle_job_failure(job, *args, **kwargs)
 
     def _hand_back(self, job) -> None:
         # The interrupted job may have left its database connection mid-query.
