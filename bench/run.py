@@ -20,11 +20,12 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import redis
-from peers import load
+from peers import load, models
 from peers import scenario as peer_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,8 +33,21 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 PORT = int(os.environ.get("BENCH_PORT", "8400"))
 DB = os.environ.get("BENCH_DB", "mlservice_bench")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "12"))
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-E2E_SECONDS = int(os.environ.get("BENCH_E2E_SECONDS", "30"))
+# BENCH_FAST=1: one run per scenario and shorter loads, for a quick look (well under 30 min).
+FAST = os.environ.get("BENCH_FAST", "") not in ("", "0")
+RUNS = int(os.environ.get("BENCH_RUNS", "1" if FAST else "3"))
+E2E_SECONDS = int(os.environ.get("BENCH_E2E_SECONDS", "10" if FAST else "30"))
+# The bench models (bench/peers/models.py) served by our stack, end to end, and the ones whose
+# 100,000-row CSV is measured too (the boosted ones).
+MODEL_KEYS = peer_scenario.MODEL_KEYS
+CSV_MODEL_KEYS = [
+    key
+    for key in os.environ.get("BENCH_CSV_MODELS", "gb300,lgbm300,xgb300").split(",")
+    if key in MODEL_KEYS
+]
+MODEL_SECONDS = int(os.environ.get("BENCH_MODEL_SECONDS", str(E2E_SECONDS)))
+# Our format for each family: the safe one (skops, never a pickle) for scikit-learn.
+OUR_FORMATS = {"sklearn": "skops", "lightgbm": "lightgbm", "xgboost": "xgboost"}
 WEB_PROCESSES = os.environ.get("BENCH_WEB_PROCESSES", "2")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = 16
@@ -243,13 +257,67 @@ def submit_many(count: int, threads: int = 8) -> list[str]:
         return [i for ids in pool.map(work, per) for i in ids]
 
 
+# --- The bench models on our stack ------------------------------------------------------------
+
+
+def register_bench_models(keys: list[str]) -> dict:
+    """Train each bench model here (the same seeds as in the peers' venvs), save it in our format
+    and register it with `manage.py register_model` (validation, ONNX twin) as production.
+    {key: {"format", "runtime", "twin"}}: what serves it and the twin report's summary."""
+    import skops.io
+
+    served = {}
+    for key in keys:
+        log(f"Registering the bench model {key}...")
+        spec = models.MODELS[key]
+        estimator, X, _ = models.train(key)
+        directory = OUT / "models" / key
+        directory.mkdir(parents=True)
+        fmt = OUR_FORMATS[spec.family]
+        if fmt == "skops":
+            path = directory / "model.skops"
+            skops.io.dump(estimator, path)
+        else:
+            path = models.save_native(key, estimator, directory)
+        _, _, names, labels = models.dataset(key)
+        files = {
+            "schema": [{"name": name, "type": "number"} for name in names],
+            "example": dict(zip(names, X[0].tolist(), strict=True)),
+            "labels": labels,
+        }
+        for name, content in files.items():
+            (directory / f"{name}.json").write_text(json.dumps(content))
+        options = [f"--{name}={directory / name}.json" for name in files]
+        manage(
+            "register_model", key, str(path), f"--format={fmt}", *options,
+            "--task=classification", "--alias=production", f"--title={spec.description}",
+        )  # fmt: skip
+        [(has_twin, summary)] = sql(
+            "SELECT v.onnx_twin <> '', v.twin_report->>'summary' FROM registry_modelversion v "
+            "JOIN registry_mlmodel m ON m.id = v.model_id WHERE m.name = %s",
+            (key,),
+        )
+        runtime = "onnxruntime (ONNX twin)" if has_twin else f"{fmt} ({spec.family})"
+        served[key] = {"format": fmt, "runtime": runtime, "twin": summary or ""}
+        log(f"{key}: served by {runtime}")
+    return served
+
+
 # --- Scenarios --------------------------------------------------------------------------------
 
 
-def scenario_e2e(stack: Stack) -> dict:
+def scenario_e2e(stack: Stack, key: str | None = None, seconds: int = E2E_SECONDS) -> dict:
+    """The demo iris model with one constant row (bench/post.lua), or the bench model `key`
+    with its dataset's rows in turn, as the peers get them."""
     reset_predictions()
     started = time.time()
-    result = wrk(E2E_SECONDS)
+    if key is None:
+        result = wrk(seconds)
+    else:
+        bodies = [json.dumps({"model": key, "input": row}) for row in models.api_rows(key)]
+        result = load.post_bodies(
+            f"http://127.0.0.1:{PORT}/api/v1/predictions/", bodies, seconds, token=TOKEN
+        )
     wait_drained()
     rows = sql(
         "SELECT status, count(*), min(created_at), max(finished_at) FROM "
@@ -389,14 +457,24 @@ def scenario_batch_json(stack: Stack) -> dict:
     return {"rows_per_s": 10_000 / seconds, "seconds": seconds}
 
 
-def scenario_batch_csv(stack: Stack) -> dict:
+def write_csv(key: str | None, path: Path, count: int = 100_000) -> None:
+    """`count` rows of the iris demo model (key None) or of the bench model `key`, as CSV."""
+    if key is None:
+        rows = iris_rows(count)
+        names, values = list(rows[0]), [list(row.values()) for row in rows]
+    else:
+        names, values = models.dataset(key)[2], models.rows(key, count)
+    with open(path, "w") as handle:
+        handle.write(",".join(names) + "\n")
+        for row in values:
+            handle.write(",".join(repr(v) for v in row) + "\n")
+
+
+def scenario_batch_csv(stack: Stack, key: str | None = None) -> dict:
     reset_predictions()
-    rows = iris_rows(100_000)
-    csv_path = OUT / "batch.csv"
-    with open(csv_path, "w") as handle:
-        handle.write(",".join(rows[0]) + "\n")
-        for row in rows:
-            handle.write(",".join(str(v) for v in row.values()) + "\n")
+    csv_path = OUT / f"batch-{key or 'iris'}.csv"
+    if not csv_path.exists():
+        write_csv(key, csv_path)
     result_path = OUT / "result.csv"
     t0 = time.perf_counter()
     upload = subprocess.run(
@@ -408,7 +486,7 @@ def scenario_batch_csv(stack: Stack) -> dict:
             "-H",
             f"Authorization: Bearer {TOKEN}",
             "-F",
-            "model=iris",
+            f"model={key or 'iris'}",
             "-F",
             f"file=@{csv_path};type=text/csv",
             f"http://127.0.0.1:{PORT}/api/v1/predictions/",
@@ -672,7 +750,10 @@ def write_report(results: dict, started: str, seconds: float) -> None:
         f"{WEB_PROCESSES} processes x gthread) and {WORKERS} `manage.py rqworker predictions` "
         "(PredictionWorker), on a private port, database and Redis db.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}. Load average (1 min) at the start "
+        f"{results.get('load', {}).get('start', '-')}, at the end "
+        f"{results.get('load', {}).get('end', '-')}: other work on the machine makes figures "
+        "noisy; compare within one run.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
         "",
@@ -715,7 +796,17 @@ def write_report(results: dict, started: str, seconds: float) -> None:
         f"{mem['idle_mb'][0] / 200:.2f}x of budget |",
         "",
     ]
-    lines += peer_scenario.table(results.get("peers"), {"iris_lr": e2e["completed_per_s"]})
+    ours = {
+        key: results[f"model_e2e:{key}"]["completed_per_s"]
+        for key in MODEL_KEYS
+        if f"model_e2e:{key}" in results
+    }
+    csv = {
+        key: results[f"model_csv:{key}"]["rows_per_s"]
+        for key in CSV_MODEL_KEYS
+        if f"model_csv:{key}" in results
+    }
+    lines += peer_scenario.table(results.get("peers"), ours, csv, results.get("bench_models"))
     (ROOT / "docs").mkdir(exist_ok=True)
     notes = ROOT / "bench" / "NOTES.md"
     extra = notes.read_text() if notes.exists() else ""
@@ -725,6 +816,13 @@ def write_report(results: dict, started: str, seconds: float) -> None:
             {"results": results, "started": started, "seconds": seconds}, indent=2, default=str
         )
     )
+
+
+def selected(name: str, only: str | None) -> bool:
+    """Whether BENCH_ONLY (comma-separated) names the scenario, or its group (`model_e2e` for
+    `model_e2e:rf300`)."""
+    names = (only or "").split(",")
+    return not only or name in names or name.split(":")[0] in names
 
 
 def main() -> None:
@@ -770,10 +868,19 @@ def main() -> None:
             ("drain_reference", scenario_drain_reference),
             ("memory", scenario_memory),
         ]
-        results = {}
+        scenarios += [
+            (f"model_e2e:{key}", partial(scenario_e2e, key=key, seconds=MODEL_SECONDS))
+            for key in MODEL_KEYS
+        ]
+        scenarios += [
+            (f"model_csv:{key}", partial(scenario_batch_csv, key=key)) for key in CSV_MODEL_KEYS
+        ]
+        scenarios = [(name, scenario) for name, scenario in scenarios if selected(name, only)]
+        results = {"load": {"start": round(os.getloadavg()[0], 2)}}
+        keys = sorted({name.split(":")[1] for name, _ in scenarios if ":" in name})
+        if keys:
+            results["bench_models"] = register_bench_models(keys)
         for name, scenario in scenarios:
-            if only and name not in only.split(","):
-                continue
             runs = []
             for i in range(RUNS):
                 log(f"{name}: run {i + 1}/{RUNS}...")
@@ -790,6 +897,7 @@ def main() -> None:
         stack.stop()
     if peer_scenario.enabled() and (not only or "peers" in only.split(",")):
         results["peers"] = peer_scenario.run(RUNS, log)
+    results["load"]["end"] = round(os.getloadavg()[0], 2)
     if not os.environ.get("BENCH_ONLY"):
         write_report(results, started_at, time.time() - t_start)
         log("Wrote docs/BENCHMARKS.md")
