@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 
 from predictions.cache import PredictorCache
 from registry import demo, runtimes, services, twins
@@ -24,6 +25,29 @@ def test_a_skops_classifier_gets_an_onnx_twin_that_serves_it(iris_model, artifac
     assert [o["label"] for o in outputs] == expected
     probabilities = np.array([[o["probabilities"][lab] for lab in IRIS.labels] for o in outputs])
     np.testing.assert_allclose(probabilities, artifacts.iris_estimator.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make_estimator",
+    [
+        lambda: RandomForestClassifier(n_estimators=20, random_state=0),
+        lambda: GradientBoostingClassifier(n_estimators=20, random_state=0),
+    ],
+    ids=["random forest", "gradient boosting"],
+)
+def test_a_skops_tree_ensemble_gets_an_onnx_twin_that_serves_it(
+    iris_model, tmp_path, make_estimator
+):
+    rows, X, y = demo.dataset("iris")
+    estimator = make_estimator().fit(X, y)
+    path = tmp_path / "trees.skops"
+    demo.export_skops(estimator, path)
+
+    version = add_version(iris_model, path, "skops")
+
+    assert version.serving_runtime == "onnxruntime (twin)", version.twin_report
+    outputs = PredictorCache(2).get(version).predict(rows)
+    assert [o["label"] for o in outputs] == [IRIS.labels[i] for i in estimator.predict(X)]
 
 
 def test_a_regressor_twin_is_kept_only_within_tolerance(diabetes_model, artifacts):
