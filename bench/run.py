@@ -30,6 +30,9 @@ from peers import scenario as peer_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
+# The tree whose stack is served and measured: this one, or another checkout (with the same
+# venv) to compare two trees with the same client (bench/compare_trees.py).
+TREE = Path(os.environ.get("BENCH_TREE", ROOT)).resolve()
 PORT = int(os.environ.get("BENCH_PORT", "8400"))
 DB = os.environ.get("BENCH_DB", "mlservice_bench")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "12"))
@@ -87,7 +90,7 @@ def log(message: str) -> None:
 
 def manage(*args: str) -> str:
     done = subprocess.run(
-        [PY, "manage.py", *args], cwd=ROOT, env=ENV, capture_output=True, text=True
+        [PY, "manage.py", *args], cwd=TREE, env=ENV, capture_output=True, text=True
     )
     if done.returncode:
         sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -116,7 +119,7 @@ class Stack:
                 "-c",
                 "python:mlservice.gunicorn_conf",
             ],
-            cwd=ROOT,
+            cwd=TREE,
             env=ENV,
             stdout=subprocess.DEVNULL,
             stderr=open(OUT / "web.log", "w"),
@@ -128,7 +131,7 @@ class Stack:
             self.workers.append(
                 subprocess.Popen(
                     [PY, "manage.py", "rqworker", "predictions", "-v", "0"],
-                    cwd=ROOT,
+                    cwd=TREE,
                     env=ENV,
                     stdout=subprocess.DEVNULL,
                     stderr=open(OUT / "worker.log", "a"),
@@ -631,7 +634,7 @@ print(json.dumps(out))
     )
     paths = {fmt: str(OUT / "media" / p) for fmt, p in paths.items()}
     done = subprocess.run(
-        [PY, "-c", code, str(ROOT), json.dumps(paths)],
+        [PY, "-c", code, str(TREE), json.dumps(paths)],
         capture_output=True,
         text=True,
         check=True,
@@ -810,6 +813,9 @@ def write_report(results: dict, started: str, seconds: float) -> None:
     (ROOT / "docs").mkdir(exist_ok=True)
     notes = ROOT / "bench" / "NOTES.md"
     extra = notes.read_text() if notes.exists() else ""
+    compare = ROOT / "bench" / "COMPARE.md"  # the last bench/compare_trees.py run, kept as is
+    if compare.exists():
+        extra = f"<!-- compare_trees -->\n{compare.read_text()}<!-- /compare_trees -->\n\n{extra}"
     (ROOT / "docs" / "BENCHMARKS.md").write_text("\n".join(lines) + "\n" + extra)
     (OUT / "results.json").write_text(
         json.dumps(
@@ -890,9 +896,10 @@ def main() -> None:
                 }
                 log(f"{name}: {json.dumps(figures)}")
             results[name] = summarize(runs)
-        log("in_process...")
-        inproc = [scenario_in_process(stack) for _ in range(RUNS)]
-        results["in_process"] = {f: summarize([r[f] for r in inproc]) for f in inproc[0]}
+        if selected("in_process", only):
+            log("in_process...")
+            inproc = [scenario_in_process(stack) for _ in range(RUNS)]
+            results["in_process"] = {f: summarize([r[f] for r in inproc]) for f in inproc[0]}
     finally:
         stack.stop()
     if peer_scenario.enabled() and (not only or "peers" in only.split(",")):
@@ -903,6 +910,8 @@ def main() -> None:
         log("Wrote docs/BENCHMARKS.md")
     else:
         print(json.dumps(results, indent=1, default=str))
+        # A partial run's figures, for scripts (bench/compare_trees.py).
+        (OUT / "results-only.json").write_text(json.dumps(results, default=str))
 
 
 if __name__ == "__main__":
