@@ -138,9 +138,10 @@ class Stack:
                 )
             )
         rq = redis.Redis.from_url(REDIS_URL)
+        # A worker imports the runtimes of every registered format first (seconds under load).
         wait_until(
             lambda: len(rq.smembers("rq:workers:predictions")) >= len(self.workers),
-            60,
+            180,
             "the workers",
         )
 

@@ -32,7 +32,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from predictions import execute, housekeeping, queue
 from predictions.models import Prediction
 from predictions.signals import housekeeping_done
-from registry import runtimes
+from registry import runtimes, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,10 @@ class PredictionWorker(SimpleWorker):
     _hard_timeouts = False
 
     def work(self, *args, **kwargs):
-        # Import the heavy runtimes once, before the first job, not during it.
-        failed = runtimes.import_runtimes()
+        # Import the runtimes of the registry's formats once, before the first job, not during
+        # it (a format first registered later is imported by its first job).
+        failed = runtimes.import_runtimes(selectors.formats_in_use())
+        connections.close_all()
         if failed:
             logger.warning("Could not import the runtime of these formats: %s", failed)
         stop = threading.Event()

@@ -21,6 +21,7 @@ from registry.runtimes.base import (
     ArtifactError,
     Format,
     Predictor,
+    TwinnedPredictor,
     output_rows,
 )
 from registry.runtimes.formats import FORMATS
@@ -44,6 +45,7 @@ __all__ = [
     "IsolationLimits",
     "import_runtimes",
     "Predictor",
+    "TwinnedPredictor",
     "load_predictor",
     "output_rows",
     "sha256_file",

@@ -3,6 +3,7 @@
 import hashlib
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from registry import forecasts
@@ -57,11 +58,11 @@ def load_predictor(
     return _load(entry, Path(path), task=task, input_schema=input_schema, labels=labels)
 
 
-def import_runtimes() -> list[str]:
-    """Import every format's runtime library now, so that no prediction pays for it; the
+def import_runtimes(formats: Iterable[str]) -> list[str]:
+    """Import these formats' runtime libraries now, so that no prediction pays for it; the
     formats whose library failed to import (their models fail when loaded, as before)."""
     failed = []
-    for entry in FORMATS.values():
+    for entry in (FORMATS[name] for name in formats if name in FORMATS):
         try:
             if entry.import_runtime is not None:
                 entry.import_runtime()

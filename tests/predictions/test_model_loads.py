@@ -96,3 +96,29 @@ def test_purging_old_predictions_drops_the_loads_of_that_time(alice_client, slow
     housekeeping.purge(older_than=timedelta(days=30), statuses=["succeeded"])
     assert not ModelLoad.objects.exists()
     assert Prediction.objects.count() == 2  # made today: kept
+
+
+def test_a_worker_imports_the_runtimes_of_the_registered_formats_before_its_first_job(
+    iris, monkeypatch, caplog
+):
+    from dataclasses import replace
+
+    from registry.runtimes import FORMATS
+
+    imported = []
+
+    def importer(name):
+        def import_runtime():
+            imported.append(name)
+            if name == "onnx":
+                raise ImportError("a broken install")
+
+        return import_runtime
+
+    for name, entry in list(FORMATS.items()):
+        monkeypatch.setitem(FORMATS, name, replace(entry, import_runtime=importer(name)))
+
+    run_worker()  # nothing queued: it starts, imports, and stops
+
+    assert sorted(imported) == ["onnx", "skops"]  # iris has a skops version and an onnx one
+    assert "Could not import the runtime of these formats: ['onnx']" in caplog.text

@@ -187,3 +187,24 @@ def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(
     assert summary.startswith("No ONNX twin: the model could not be converted (")
     assert summary.endswith("served by sklearn as uploaded.")
     assert "Error" not in summary and "\n" not in summary
+
+
+def test_an_xgboost_version_runs_large_batches_in_xgboost_and_small_ones_in_its_twin(
+    cancer_model, boosters
+):
+    booster = boosters["xgboost-binary"]
+    version = add_version(cancer_model, booster.path, "xgboost", spec=booster.spec)
+    assert version.serving_runtime == "onnxruntime (twin)"
+    predictor = PredictorCache(2).get(version)
+    _, X, _ = demo.dataset(booster.spec.name)
+    small = runtimes.FORMATS["xgboost"].twin_max_rows
+    assert len(X) > small
+
+    whole, first = predictor.predict_matrix(X), predictor.predict_matrix(X[:small])
+
+    expected = booster.estimator.predict_proba(X)
+    assert predictor.native.runtime == "xgboost" and predictor.twin.runtime == "onnxruntime"
+    np.testing.assert_array_equal(whole[:, 0], booster.estimator.predict(X))
+    np.testing.assert_allclose(whole[:, 1:], expected, rtol=0, atol=1e-7)  # xgboost's own
+    np.testing.assert_allclose(first[:, 1:], expected[:small], rtol=0, atol=1e-5)  # the twin's
+    assert np.abs(first[:, 1:] - expected[:small]).max() > 0  # float32 trees: not bit-equal
