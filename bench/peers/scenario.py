@@ -11,7 +11,8 @@ from peers.run import measure
 from peers.servers import PEERS
 
 MODEL_KEYS = os.environ.get("BENCH_PEER_MODELS", ",".join(models.MODELS)).split(",")
-SECONDS = int(os.environ.get("BENCH_PEER_SECONDS", "10"))
+FAST = os.environ.get("BENCH_FAST", "") not in ("", "0")  # make bench-fast: shorter loads
+SECONDS = int(os.environ.get("BENCH_PEER_SECONDS", "5" if FAST else "10"))
 TITLES = {"mlserver": "Seldon MLServer", "mlflow": "MLflow `models serve`"}
 
 
