@@ -27,6 +27,7 @@ import psycopg
 import redis
 from peers import load, models
 from peers import scenario as peer_scenario
+from peers.run import WARMUP_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -313,15 +314,14 @@ def register_bench_models(keys: list[str]) -> dict:
 def scenario_e2e(stack: Stack, key: str | None = None, seconds: int = E2E_SECONDS) -> dict:
     """The demo iris model with one constant row (bench/post.lua), or the bench model `key`
     with its dataset's rows in turn, as the peers get them."""
+    url = f"http://127.0.0.1:{PORT}/api/v1/predictions/"
+    if key is not None:  # a warm-up as the peers get: both workers load the model first
+        bodies = [json.dumps({"model": key, "input": row}) for row in models.api_rows(key)]
+        load.post_bodies(url, bodies, WARMUP_SECONDS, token=TOKEN)
+        wait_drained()
     reset_predictions()
     started = time.time()
-    if key is None:
-        result = wrk(seconds)
-    else:
-        bodies = [json.dumps({"model": key, "input": row}) for row in models.api_rows(key)]
-        result = load.post_bodies(
-            f"http://127.0.0.1:{PORT}/api/v1/predictions/", bodies, seconds, token=TOKEN
-        )
+    result = wrk(seconds) if key is None else load.post_bodies(url, bodies, seconds, token=TOKEN)
     wait_drained()
     rows = sql(
         "SELECT status, count(*), min(created_at), max(finished_at) FROM "
