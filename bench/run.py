@@ -302,7 +302,9 @@ def register_bench_models(keys: list[str]) -> dict:
             "JOIN registry_mlmodel m ON m.id = v.model_id WHERE m.name = %s",
             (key,),
         )
-        runtime = "onnxruntime (ONNX twin)" if has_twin else f"{fmt} ({spec.family})"
+        runtime = "its ONNX twin" if has_twin else f"{spec.family} (no twin)"
+        if has_twin and fmt == "xgboost":  # the format's twin_max_rows
+            runtime += ", XGBoost for batches over 256 rows"
         served[key] = {"format": fmt, "runtime": runtime, "twin": summary or ""}
         log(f"{key}: served by {runtime}")
     return served

@@ -14,6 +14,7 @@ MODEL_KEYS = os.environ.get("BENCH_PEER_MODELS", ",".join(models.MODELS)).split(
 FAST = os.environ.get("BENCH_FAST", "") not in ("", "0")  # make bench-fast: shorter loads
 SECONDS = int(os.environ.get("BENCH_PEER_SECONDS", "5" if FAST else "10"))
 TITLES = {"mlserver": "Seldon MLServer", "mlflow": "MLflow `models serve`"}
+SHORT = {"mlserver": "MLServer", "mlflow": "MLflow"}
 
 
 def enabled() -> bool:
@@ -61,7 +62,7 @@ def table(
         "",
         _intro(results),
         "",
-        "| Model (served here by) | Ours, end to end, completed/s | "
+        "| Model; what serves it here | Ours, end to end, completed/s | "
         + " | ".join(f"{TITLES[peer]} | Ours / it" for peer in PEERS)
         + " | Goal |",
         "| --- | --- | " + " | ".join("--- | ---" for _ in PEERS) + " | --- |",
@@ -94,7 +95,7 @@ def _intro(results: dict | None) -> str:
 
 def _model_row(key: str, mine, by_peer: dict | None, served: dict | None) -> str:
     name = models.MODELS[key].description
-    cells = [f"{name} ({served['runtime']})" if served else name]
+    cells = [f"{name}; {served['runtime']}" if served else name]
     cells.append(f"{_triple(mine)}/s" if mine else "-")
     goals = []
     for peer in PEERS:
@@ -105,7 +106,7 @@ def _model_row(key: str, mine, by_peer: dict | None, served: dict | None) -> str
         goal = GOALS.get(key, {}).get(peer)
         if goal is not None:
             verdict = "-" if ratio is None else ("met" if ratio >= goal else "missed")
-            goals.append(f">= {goal}x {TITLES[peer].split()[-1]}: {verdict}")
+            goals.append(f">= {goal}x {SHORT[peer]}: {verdict}")
     cells.append("; ".join(goals) or "-")
     return "| " + " | ".join(cells) + " |"
 
@@ -117,12 +118,12 @@ def _csv_table(csv: dict[str, tuple], served: dict[str, dict]) -> list[str]:
         "Our 100,000-row CSV on the boosted models (upload -> run -> CSV download, as "
         f"scenario 4b; goal {CSV_GOAL:,} rows/s):",
         "",
-        "| Model (served here by) | Rows/s | Ratio to goal |",
+        "| Model; what serves it here | Rows/s | Ratio to goal |",
         "| --- | --- | --- |",
     ]
     for key, figure in csv.items():
         name = models.MODELS[key].description
-        label = f"{name} ({served[key]['runtime']})" if key in served else name
+        label = f"{name}; {served[key]['runtime']}" if key in served else name
         lines.append(f"| {label} | {_triple(figure)} | {figure[0] / CSV_GOAL:.2f}x |")
     return lines + [""]
 
