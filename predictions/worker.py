@@ -54,14 +54,9 @@ class PredictionWorker(SimpleWorker):
     # (job, monotonic deadline) while a job runs; read by the watch thread.
     _running: tuple | None = None
     _hard_timeouts = False
+    _runtimes_imported = False
 
     def work(self, *args, **kwargs):
-        # Import the runtimes of the registry's formats once, before the first job, not during
-        # it (a format first registered later is imported by its first job).
-        failed = runtimes.import_runtimes(selectors.formats_in_use())
-        connections.close_all()
-        if failed:
-            logger.warning("Could not import the runtime of these formats: %s", failed)
         stop = threading.Event()
         # A burst worker may run inside another program (tests, a one-off drain): it never
         # replaces its process, and RQ's own timeout is all it has.
@@ -77,6 +72,21 @@ class PredictionWorker(SimpleWorker):
         finally:
             stop.set()
             queue.mark_worker_gone(self.connection, self.name)
+
+    def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
+        if not self._runtimes_imported and not any(q.count for q in self.queues):
+            self._import_runtimes()
+        return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+
+    def _import_runtimes(self) -> None:
+        """Import the runtimes of the registry's formats, the first time this worker finds its
+        queues empty: no prediction then waits for an import, and a worker started with work
+        waiting does that work first (a job needing a runtime not yet imported imports it)."""
+        self._runtimes_imported = True
+        failed = runtimes.import_runtimes(selectors.formats_in_use())
+        connections.close_all()
+        if failed:
+            logger.warning("Could not import the runtime of these formats: %s", failed)
 
     # --- Liveness and the hard timeout ------------------------------------------------------
 

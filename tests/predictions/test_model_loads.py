@@ -98,8 +98,8 @@ def test_purging_old_predictions_drops_the_loads_of_that_time(alice_client, slow
     assert Prediction.objects.count() == 2  # made today: kept
 
 
-def test_a_worker_imports_the_runtimes_of_the_registered_formats_before_its_first_job(
-    iris, monkeypatch, caplog
+def test_a_worker_imports_the_registered_formats_runtimes_once_its_queue_is_empty(
+    alice_client, iris, monkeypatch, caplog
 ):
     from dataclasses import replace
 
@@ -109,7 +109,8 @@ def test_a_worker_imports_the_runtimes_of_the_registered_formats_before_its_firs
 
     def importer(name):
         def import_runtime():
-            imported.append(name)
+            # The prediction queued before the worker started ran first.
+            imported.append((name, Prediction.objects.get().status))
             if name == "onnx":
                 raise ImportError("a broken install")
 
@@ -117,8 +118,21 @@ def test_a_worker_imports_the_runtimes_of_the_registered_formats_before_its_firs
 
     for name, entry in list(FORMATS.items()):
         monkeypatch.setitem(FORMATS, name, replace(entry, import_runtime=importer(name)))
+    submit(
+        alice_client,
+        {
+            "model": "iris",
+            "input": {
+                "sepal_length": 5.1,
+                "sepal_width": 3.5,
+                "petal_length": 1.4,
+                "petal_width": 0.2,
+            },
+        },
+    )
 
-    run_worker()  # nothing queued: it starts, imports, and stops
+    run_worker()
 
-    assert sorted(imported) == ["onnx", "skops"]  # iris has a skops version and an onnx one
+    # iris has a skops version and an onnx one; the import is tried once, and a failure logged.
+    assert sorted(imported) == [("onnx", "succeeded"), ("skops", "succeeded")]
     assert "Could not import the runtime of these formats: ['onnx']" in caplog.text
