@@ -54,7 +54,8 @@ class PredictionWorker(SimpleWorker):
     # (job, monotonic deadline) while a job runs; read by the watch thread.
     _running: tuple | None = None
     _hard_timeouts = False
-    _runtimes_imported = False
+    # Imports the runtimes of the registry's formats, started when the queues are first empty.
+    import_thread: threading.Thread | None = None
 
     def work(self, *args, **kwargs):
         stop = threading.Event()
@@ -74,17 +75,25 @@ class PredictionWorker(SimpleWorker):
             queue.mark_worker_gone(self.connection, self.name)
 
     def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
-        if not self._runtimes_imported and not any(q.count for q in self.queues):
-            self._import_runtimes()
+        # The runtimes are imported beside the jobs, the first time the queues are empty: a
+        # worker started with work waiting does it first, and a job that comes during the
+        # imports runs at once (one that needs a runtime not yet imported imports it itself).
+        if self.import_thread is None and not any(q.count for q in self.queues):
+            self.import_thread = threading.Thread(
+                target=self._import_runtimes, name="import-runtimes", daemon=True
+            )
+            self.import_thread.start()
         return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
 
     def _import_runtimes(self) -> None:
-        """Import the runtimes of the registry's formats, the first time this worker finds its
-        queues empty: no prediction then waits for an import, and a worker started with work
-        waiting does that work first (a job needing a runtime not yet imported imports it)."""
-        self._runtimes_imported = True
-        failed = runtimes.import_runtimes(selectors.formats_in_use())
-        connections.close_all()
+        """So that the first prediction of each format does not wait for its library."""
+        try:
+            failed = runtimes.import_runtimes(selectors.formats_in_use())
+        except Exception:
+            logger.exception("Could not list the formats to import; their jobs import them")
+            return
+        finally:
+            connections.close_all()  # this thread's own
         if failed:
             logger.warning("Could not import the runtime of these formats: %s", failed)
 

@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from mlservice.redis import redis_connection
 from predictions import housekeeping
 from predictions.models import ModelLoad, Prediction
+from predictions.queue import get_queue
+from predictions.worker import PredictionWorker
 from tests.predictions import hostile_models
 from tests.predictions.conftest import labels, register_hostile, run_worker, scrape, submit
 
@@ -131,7 +134,9 @@ def test_a_worker_imports_the_registered_formats_runtimes_once_its_queue_is_empt
         },
     )
 
-    run_worker()
+    worker = PredictionWorker([get_queue()], connection=redis_connection())
+    worker.work(burst=True)
+    worker.import_thread.join(timeout=30)
 
     # iris has a skops version and an onnx one; the import is tried once, and a failure logged.
     assert sorted(imported) == [("onnx", "succeeded"), ("skops", "succeeded")]
