@@ -136,10 +136,14 @@ def float_rows(matrix: np.ndarray) -> list[str]:
     """Each row of a float matrix as `csv.writer` writes it (`float_texts` joined by commas),
     the whole matrix formatted by one orjson call: joining a string per value per row cost
     more than formatting them. A row holding a value `repr` writes with an exponent is
-    formatted value by value."""
+    formatted value by value, or the whole matrix column by column when such rows are many."""
     matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    odd = np.flatnonzero(_exponent_in_repr(matrix).any(axis=1))
+    if len(odd) > len(matrix) // 100:  # small probabilities, say: column by column instead
+        columns = [float_texts(matrix[:, index]) for index in range(matrix.shape[1])]
+        return list(map(",".join, zip(*columns, strict=True)))
     rows = orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY).decode()[2:-2].split("],[")
-    for index in np.flatnonzero(_exponent_in_repr(matrix).any(axis=1)).tolist():
+    for index in odd.tolist():
         rows[index] = ",".join(float_texts(matrix[index]))
     return rows
 
