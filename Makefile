@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test worker lint format bench migrate seed check-deploy clean-venv
+.PHONY: run test worker lint format bench bench-fast migrate seed check-deploy clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,8 +49,12 @@ format: $(STAMP)
 	@$(VENV)/bin/ruff format .
 	@$(VENV)/bin/ruff check --fix .
 
+# The whole bench with the peers (about 30 min); bench-fast: one short run of each (about 15).
 bench: $(STAMP)
 	@$(PY) bench/run.py
+
+bench-fast: $(STAMP)
+	@BENCH_FAST=1 $(PY) bench/run.py
 
 check-deploy: $(STAMP)
 	@DEBUG=false SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))') \

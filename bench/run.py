@@ -22,20 +22,38 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import redis
-from peers import load
+from peers import load, models
 from peers import scenario as peer_scenario
+from peers.run import WARMUP_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
+# The tree whose stack is served and measured: this one, or another checkout (with the same
+# venv) to compare two trees with the same client (bench/compare_trees.py).
+TREE = Path(os.environ.get("BENCH_TREE", ROOT)).resolve()
 PORT = int(os.environ.get("BENCH_PORT", "8400"))
 DB = os.environ.get("BENCH_DB", "mlservice_bench")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "12"))
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
-E2E_SECONDS = int(os.environ.get("BENCH_E2E_SECONDS", "30"))
+# BENCH_FAST=1: one run per scenario and shorter loads, for a quick look (well under 30 min).
+FAST = os.environ.get("BENCH_FAST", "") not in ("", "0")
+RUNS = int(os.environ.get("BENCH_RUNS", "1" if FAST else "3"))
+E2E_SECONDS = int(os.environ.get("BENCH_E2E_SECONDS", "10" if FAST else "30"))
+# The bench models (bench/peers/models.py) served by our stack, end to end, and the ones whose
+# 100,000-row CSV is measured too (the boosted ones).
+MODEL_KEYS = peer_scenario.MODEL_KEYS
+CSV_MODEL_KEYS = [
+    key
+    for key in os.environ.get("BENCH_CSV_MODELS", "gb300,lgbm300,xgb300").split(",")
+    if key in MODEL_KEYS
+]
+MODEL_SECONDS = int(os.environ.get("BENCH_MODEL_SECONDS", str(E2E_SECONDS)))
+# Our format for each family: the safe one (skops, never a pickle) for scikit-learn.
+OUR_FORMATS = {"sklearn": "skops", "lightgbm": "lightgbm", "xgboost": "xgboost"}
 WEB_PROCESSES = os.environ.get("BENCH_WEB_PROCESSES", "2")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 CLIENTS = 16
@@ -75,7 +93,7 @@ def log(message: str) -> None:
 
 def manage(*args: str) -> str:
     done = subprocess.run(
-        [PY, "manage.py", *args], cwd=ROOT, env=ENV, capture_output=True, text=True
+        [PY, "manage.py", *args], cwd=TREE, env=ENV, capture_output=True, text=True
     )
     if done.returncode:
         sys.exit(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
@@ -104,7 +122,7 @@ class Stack:
                 "-c",
                 "python:mlservice.gunicorn_conf",
             ],
-            cwd=ROOT,
+            cwd=TREE,
             env=ENV,
             stdout=subprocess.DEVNULL,
             stderr=open(OUT / "web.log", "w"),
@@ -116,16 +134,17 @@ class Stack:
             self.workers.append(
                 subprocess.Popen(
                     [PY, "manage.py", "rqworker", "predictions", "-v", "0"],
-                    cwd=ROOT,
+                    cwd=TREE,
                     env=ENV,
                     stdout=subprocess.DEVNULL,
                     stderr=open(OUT / "worker.log", "a"),
                 )
             )
         rq = redis.Redis.from_url(REDIS_URL)
+        # A worker imports the runtimes of every registered format first (seconds under load).
         wait_until(
             lambda: len(rq.smembers("rq:workers:predictions")) >= len(self.workers),
-            60,
+            180,
             "the workers",
         )
 
@@ -245,13 +264,68 @@ def submit_many(count: int, threads: int = 8) -> list[str]:
         return [i for ids in pool.map(work, per) for i in ids]
 
 
+# --- The bench models on our stack ------------------------------------------------------------
+
+
+def register_bench_models(keys: list[str]) -> dict:
+    """Train each bench model here (the same seeds as in the peers' venvs), save it in our format
+    and register it with `manage.py register_model` (validation, ONNX twin) as production.
+    {key: {"format", "runtime", "twin"}}: what serves it and the twin report's summary."""
+    import skops.io
+
+    served = {}
+    for key in keys:
+        log(f"Registering the bench model {key}...")
+        spec = models.MODELS[key]
+        estimator, X, _ = models.train(key)
+        directory = OUT / "models" / key
+        directory.mkdir(parents=True)
+        fmt = OUR_FORMATS[spec.family]
+        if fmt == "skops":
+            path = directory / "model.skops"
+            skops.io.dump(estimator, path)
+        else:
+            path = models.save_native(key, estimator, directory)
+        _, _, names, labels = models.dataset(key)
+        files = {
+            "schema": [{"name": name, "type": "number"} for name in names],
+            "example": dict(zip(names, X[0].tolist(), strict=True)),
+            "labels": labels,
+        }
+        for name, content in files.items():
+            (directory / f"{name}.json").write_text(json.dumps(content))
+        options = [f"--{name}={directory / name}.json" for name in files]
+        manage(
+            "register_model", key, str(path), f"--format={fmt}", *options,
+            "--task=classification", "--alias=production", f"--title={spec.description}",
+        )  # fmt: skip
+        [(has_twin, summary)] = sql(
+            "SELECT v.onnx_twin <> '', v.twin_report->>'summary' FROM registry_modelversion v "
+            "JOIN registry_mlmodel m ON m.id = v.model_id WHERE m.name = %s",
+            (key,),
+        )
+        runtime = "its ONNX twin" if has_twin else f"{spec.family} (no twin)"
+        if has_twin and fmt == "xgboost":  # the format's twin_max_rows
+            runtime += ", XGBoost for batches over 256 rows"
+        served[key] = {"format": fmt, "runtime": runtime, "twin": summary or ""}
+        log(f"{key}: served by {runtime}")
+    return served
+
+
 # --- Scenarios --------------------------------------------------------------------------------
 
 
-def scenario_e2e(stack: Stack) -> dict:
+def scenario_e2e(stack: Stack, key: str | None = None, seconds: int = E2E_SECONDS) -> dict:
+    """The demo iris model with one constant row (bench/post.lua), or the bench model `key`
+    with its dataset's rows in turn, as the peers get them."""
+    url = f"http://127.0.0.1:{PORT}/api/v1/predictions/"
+    if key is not None:  # a warm-up as the peers get: both workers load the model first
+        bodies = [json.dumps({"model": key, "input": row}) for row in models.api_rows(key)]
+        load.post_bodies(url, bodies, WARMUP_SECONDS, token=TOKEN)
+        wait_drained()
     reset_predictions()
     started = time.time()
-    result = wrk(E2E_SECONDS)
+    result = wrk(seconds) if key is None else load.post_bodies(url, bodies, seconds, token=TOKEN)
     wait_drained()
     rows = sql(
         "SELECT status, count(*), min(created_at), max(finished_at) FROM "
@@ -391,14 +465,24 @@ def scenario_batch_json(stack: Stack) -> dict:
     return {"rows_per_s": 10_000 / seconds, "seconds": seconds}
 
 
-def scenario_batch_csv(stack: Stack) -> dict:
+def write_csv(key: str | None, path: Path, count: int = 100_000) -> None:
+    """`count` rows of the iris demo model (key None) or of the bench model `key`, as CSV."""
+    if key is None:
+        rows = iris_rows(count)
+        names, values = list(rows[0]), [list(row.values()) for row in rows]
+    else:
+        names, values = models.dataset(key)[2], models.rows(key, count)
+    with open(path, "w") as handle:
+        handle.write(",".join(names) + "\n")
+        for row in values:
+            handle.write(",".join(repr(v) for v in row) + "\n")
+
+
+def scenario_batch_csv(stack: Stack, key: str | None = None) -> dict:
     reset_predictions()
-    rows = iris_rows(100_000)
-    csv_path = OUT / "batch.csv"
-    with open(csv_path, "w") as handle:
-        handle.write(",".join(rows[0]) + "\n")
-        for row in rows:
-            handle.write(",".join(str(v) for v in row.values()) + "\n")
+    csv_path = OUT / f"batch-{key or 'iris'}.csv"
+    if not csv_path.exists():
+        write_csv(key, csv_path)
     result_path = OUT / "result.csv"
     t0 = time.perf_counter()
     upload = subprocess.run(
@@ -410,7 +494,7 @@ def scenario_batch_csv(stack: Stack) -> dict:
             "-H",
             f"Authorization: Bearer {TOKEN}",
             "-F",
-            "model=iris",
+            f"model={key or 'iris'}",
             "-F",
             f"file=@{csv_path};type=text/csv",
             f"http://127.0.0.1:{PORT}/api/v1/predictions/",
@@ -555,7 +639,7 @@ print(json.dumps(out))
     )
     paths = {fmt: str(OUT / "media" / p) for fmt, p in paths.items()}
     done = subprocess.run(
-        [PY, "-c", code, str(ROOT), json.dumps(paths)],
+        [PY, "-c", code, str(TREE), json.dumps(paths)],
         capture_output=True,
         text=True,
         check=True,
@@ -688,7 +772,10 @@ def write_report(results: dict, started: str, seconds: float) -> None:
         f"{WEB_PROCESSES} processes x gthread) and {WORKERS} `manage.py rqworker predictions` "
         "(PredictionWorker), on a private port, database and Redis db.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}. Load average (1 min) at the start "
+        f"{results.get('load', {}).get('start', '-')}, at the end "
+        f"{results.get('load', {}).get('end', '-')}: other work on the machine makes figures "
+        "noisy; compare within one run.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".",
         "",
@@ -733,10 +820,23 @@ def write_report(results: dict, started: str, seconds: float) -> None:
     if "evidence" in results:
         lines.append(_evidence_row(results["evidence"]))
     lines += [""]
-    lines += peer_scenario.table(results.get("peers"), {"iris_lr": e2e["completed_per_s"]})
+    ours = {
+        key: results[f"model_e2e:{key}"]["completed_per_s"]
+        for key in MODEL_KEYS
+        if f"model_e2e:{key}" in results
+    }
+    csv = {
+        key: results[f"model_csv:{key}"]["rows_per_s"]
+        for key in CSV_MODEL_KEYS
+        if f"model_csv:{key}" in results
+    }
+    lines += peer_scenario.table(results.get("peers"), ours, csv, results.get("bench_models"))
     (ROOT / "docs").mkdir(exist_ok=True)
     notes = ROOT / "bench" / "NOTES.md"
     extra = notes.read_text() if notes.exists() else ""
+    compare = ROOT / "bench" / "COMPARE.md"  # the last bench/compare_trees.py run, kept as is
+    if compare.exists():
+        extra = f"<!-- compare_trees -->\n{compare.read_text()}<!-- /compare_trees -->\n\n{extra}"
     (ROOT / "docs" / "BENCHMARKS.md").write_text("\n".join(lines) + "\n" + extra)
     (OUT / "results.json").write_text(
         json.dumps(
@@ -757,6 +857,13 @@ def _evidence_row(figures: dict) -> str:
         f"dashboard quality per day {ms('dashboard_quality_per_day')} | target < 1 s | "
         f"{figures['quality_classifier']['median_ms'] / 1000:.2f}x of budget |"
     )
+
+
+def selected(name: str, only: str | None) -> bool:
+    """Whether BENCH_ONLY (comma-separated) names the scenario, or its group (`model_e2e` for
+    `model_e2e:rf300`)."""
+    names = (only or "").split(",")
+    return not only or name in names or name.split(":")[0] in names
 
 
 def main() -> None:
@@ -802,10 +909,19 @@ def main() -> None:
             ("drain_reference", scenario_drain_reference),
             ("memory", scenario_memory),
         ]
-        results = {}
+        scenarios += [
+            (f"model_e2e:{key}", partial(scenario_e2e, key=key, seconds=MODEL_SECONDS))
+            for key in MODEL_KEYS
+        ]
+        scenarios += [
+            (f"model_csv:{key}", partial(scenario_batch_csv, key=key)) for key in CSV_MODEL_KEYS
+        ]
+        scenarios = [(name, scenario) for name, scenario in scenarios if selected(name, only)]
+        results = {"load": {"start": round(os.getloadavg()[0], 2)}}
+        keys = sorted({name.split(":")[1] for name, _ in scenarios if ":" in name})
+        if keys:
+            results["bench_models"] = register_bench_models(keys)
         for name, scenario in scenarios:
-            if only and name not in only.split(","):
-                continue
             runs = []
             for i in range(RUNS):
                 log(f"{name}: run {i + 1}/{RUNS}...")
@@ -815,21 +931,26 @@ def main() -> None:
                 }
                 log(f"{name}: {json.dumps(figures)}")
             results[name] = summarize(runs)
-        if not only or "evidence" in only.split(","):
+        # A million rows take minutes to load: a fast run measures it only when named.
+        if selected("evidence", only) and not (FAST and not only):
             log("evidence (1,000,000 predictions with feedback)...")
             results["evidence"] = scenario_evidence()
-        log("in_process...")
-        inproc = [scenario_in_process(stack) for _ in range(RUNS)]
-        results["in_process"] = {f: summarize([r[f] for r in inproc]) for f in inproc[0]}
+        if selected("in_process", only):
+            log("in_process...")
+            inproc = [scenario_in_process(stack) for _ in range(RUNS)]
+            results["in_process"] = {f: summarize([r[f] for r in inproc]) for f in inproc[0]}
     finally:
         stack.stop()
     if peer_scenario.enabled() and (not only or "peers" in only.split(",")):
         results["peers"] = peer_scenario.run(RUNS, log)
+    results["load"]["end"] = round(os.getloadavg()[0], 2)
     if not os.environ.get("BENCH_ONLY"):
         write_report(results, started_at, time.time() - t_start)
         log("Wrote docs/BENCHMARKS.md")
     else:
         print(json.dumps(results, indent=1, default=str))
+        # A partial run's figures, for scripts (bench/compare_trees.py).
+        (OUT / "results-only.json").write_text(json.dumps(results, default=str))
 
 
 if __name__ == "__main__":

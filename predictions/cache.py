@@ -72,13 +72,21 @@ class PredictorCache:
                 self._items.popitem(last=False)
         return Loaded(predictor, seconds)
 
+    @classmethod
+    def _load(cls, version: ModelVersion) -> runtimes.Predictor:
+        """The version's ONNX twin when it has one (the fast path), else its own artifact; both
+        when its format runs large batches faster than the twin."""
+        if not version.onnx_twin:
+            return cls._load_file(version, version.artifact.path, version.format, version.sha256)
+        twin = cls._load_file(version, version.onnx_twin.path, "onnx", version.twin_sha256)
+        max_rows = runtimes.FORMATS[version.format].twin_max_rows
+        if max_rows is None:
+            return twin
+        native = cls._load_file(version, version.artifact.path, version.format, version.sha256)
+        return runtimes.TwinnedPredictor(twin, native, max_rows)
+
     @staticmethod
-    def _load(version: ModelVersion) -> runtimes.Predictor:
-        """The version's ONNX twin when it has one (the fast path), else its own artifact."""
-        if version.onnx_twin:
-            path, fmt, sha256 = version.onnx_twin.path, "onnx", version.twin_sha256
-        else:
-            path, fmt, sha256 = version.artifact.path, version.format, version.sha256
+    def _load_file(version: ModelVersion, path: str, fmt: str, sha256: str) -> runtimes.Predictor:
         # The stored file must still be the one validated at upload: a pickle in particular
         # is only safe to load if nobody swapped it on disk since.
         if runtimes.sha256_file(path) != sha256:

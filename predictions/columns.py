@@ -120,11 +120,32 @@ def float_texts(values: np.ndarray) -> list[str]:
     if not len(values):
         return []
     texts = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].decode().split(",")
-    magnitude = np.abs(values)
-    odd = np.flatnonzero(((magnitude < 1e-4) & (magnitude != 0)) | (magnitude >= 1e16))
+    odd = np.flatnonzero(_exponent_in_repr(values))
     for index, text in zip(odd.tolist(), map(repr, values[odd].tolist()), strict=True):
         texts[index] = text
     return texts
+
+
+def _exponent_in_repr(values: np.ndarray) -> np.ndarray:
+    """Where `repr` writes the value with an exponent, which orjson writes otherwise."""
+    magnitude = np.abs(values)
+    return ((magnitude < 1e-4) & (magnitude != 0)) | (magnitude >= 1e16)
+
+
+def float_rows(matrix: np.ndarray) -> list[str]:
+    """Each row of a float matrix as `csv.writer` writes it (`float_texts` joined by commas),
+    the whole matrix formatted by one orjson call: joining a string per value per row cost
+    more than formatting them. A row holding a value `repr` writes with an exponent is
+    formatted value by value, or the whole matrix column by column when such rows are many."""
+    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    odd = np.flatnonzero(_exponent_in_repr(matrix).any(axis=1))
+    if len(odd) > len(matrix) // 100:  # small probabilities, say: column by column instead
+        columns = [float_texts(matrix[:, index]) for index in range(matrix.shape[1])]
+        return list(map(",".join, zip(*columns, strict=True)))
+    rows = orjson.dumps(matrix, option=orjson.OPT_SERIALIZE_NUMPY).decode()[2:-2].split("],[")
+    for index in odd.tolist():
+        rows[index] = ",".join(float_texts(matrix[index]))
+    return rows
 
 
 def _input_texts(matrix: np.ndarray, schema: list[dict]) -> list[list[str]]:
@@ -146,14 +167,18 @@ def csv_lines(inputs, outputs, version: ModelVersion, *, start: int = 0) -> str:
         return ""
     if version.is_forecast:
         return _forecast_lines(outputs, start)
-    columns = _input_texts(inputs, version.input_schema)
+    schema = version.input_schema
+    if all(map(features.is_float, schema)):
+        parts = [float_rows(inputs)]
+    else:
+        parts = [list(map(",".join, zip(*_input_texts(inputs, schema), strict=True)))]
     if version.model.task == REGRESSION:
-        columns.append(float_texts(outputs[:, 0]))
+        parts.append(float_rows(outputs[:, :1]))
     else:
         labels = np.array([text_cell(label) for label in version.labels], dtype=object)
-        columns.append(labels[outputs[:, 0].astype(np.intp)].tolist())
-        columns.extend(float_texts(outputs[:, i]) for i in range(1, outputs.shape[1]))
-    return "\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n"
+        parts.append(labels[outputs[:, 0].astype(np.intp)].tolist())
+        parts.append(float_rows(outputs[:, 1:]))
+    return "\r\n".join(map(",".join, zip(*parts, strict=True))) + "\r\n"
 
 
 def _forecast_lines(answers: list[dict], start: int) -> str:

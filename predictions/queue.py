@@ -150,17 +150,19 @@ def notify_done(*prediction_ids) -> None:
 def drop_jobs(prediction_ids) -> None:
     """Take the queued jobs of predictions another job already claimed off the queue, so the
     worker does not spend a job cycle on each. Best effort: a job left behind finds its
-    prediction no longer pending and returns."""
+    prediction no longer pending and returns. A job's record is deleted only if the job was
+    still queued: one a worker already dequeued is finished by RQ, which needs its record."""
     if not prediction_ids:
         return
     try:
         rq_queue = get_queue()
+        job_ids = [job_id_for(prediction_id) for prediction_id in prediction_ids]
         pipe = redis_connection().pipeline(transaction=False)
-        for prediction_id in prediction_ids:
-            job_id = job_id_for(prediction_id)
+        for job_id in job_ids:
             pipe.lrem(rq_queue.key, 1, job_id)
-            pipe.delete(f"rq:job:{job_id}")
-        pipe.execute()
+        removed = [job_id for job_id, count in zip(job_ids, pipe.execute(), strict=True) if count]
+        if removed:
+            redis_connection().delete(*(f"rq:job:{job_id}" for job_id in removed))
     except redis.RedisError:
         logger.debug("Could not drop %d claimed job(s)", len(prediction_ids))
 

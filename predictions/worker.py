@@ -32,6 +32,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from predictions import execute, housekeeping, queue
 from predictions.models import Prediction
 from predictions.signals import housekeeping_done
+from registry import runtimes, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +54,10 @@ class PredictionWorker(SimpleWorker):
     # (job, monotonic deadline) while a job runs; read by the watch thread.
     _running: tuple | None = None
     _hard_timeouts = False
+    # Imports the runtimes of the registry's formats, started when the queues are first empty.
+    import_thread: threading.Thread | None = None
 
     def work(self, *args, **kwargs):
-        # Import the heavy runtimes once, before the first job, not during it.
-        import onnxruntime  # noqa: F401
-        import sklearn  # noqa: F401
-
         stop = threading.Event()
         # A burst worker may run inside another program (tests, a one-off drain): it never
         # replaces its process, and RQ's own timeout is all it has.
@@ -74,6 +73,29 @@ class PredictionWorker(SimpleWorker):
         finally:
             stop.set()
             queue.mark_worker_gone(self.connection, self.name)
+
+    def dequeue_job_and_maintain_ttl(self, *args, **kwargs):
+        # The runtimes are imported beside the jobs, the first time the queues are empty: a
+        # worker started with work waiting does it first, and a job that comes during the
+        # imports runs at once (one that needs a runtime not yet imported imports it itself).
+        if self.import_thread is None and not any(q.count for q in self.queues):
+            self.import_thread = threading.Thread(
+                target=self._import_runtimes, name="import-runtimes", daemon=True
+            )
+            self.import_thread.start()
+        return super().dequeue_job_and_maintain_ttl(*args, **kwargs)
+
+    def _import_runtimes(self) -> None:
+        """So that the first prediction of each format does not wait for its library."""
+        try:
+            failed = runtimes.import_runtimes(selectors.formats_in_use())
+        except Exception:
+            logger.exception("Could not list the formats to import; their jobs import them")
+            return
+        finally:
+            connections.close_all()  # this thread's own
+        if failed:
+            logger.warning("Could not import the runtime of these formats: %s", failed)
 
     # --- Liveness and the hard timeout ------------------------------------------------------
 

@@ -100,3 +100,11 @@ def version_or_latest(*, user, model_name: str, ref: int | str | None = None) ->
             latest.model = model
             return latest
     return version_resolve(user=user, model_name=model_name, ref=ref)
+
+
+def formats_in_use() -> set[str]:
+    """The artifact formats the registry serves: its versions' own, and onnx for their twins."""
+    formats = set(ModelVersion.objects.values_list("format", flat=True).distinct())
+    if ModelVersion.objects.exclude(onnx_twin="").exists():
+        formats.add("onnx")
+    return formats

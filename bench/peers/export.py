@@ -53,8 +53,13 @@ def export_mlflow(key: str, estimator, X, out: Path) -> dict:
         # Fitted on a plain matrix, so served one (a tensor signature): with named columns
         # scikit-learn would warn on every request that the names were not fitted.
         example = X[:1]
-        # MLflow 3 saves scikit-learn models with skops, which refuses tree nodes unless trusted.
-        options["skops_trusted_types"] = ["sklearn.tree._tree.Tree"]
+        # MLflow 3 saves scikit-learn models with skops, which refuses what it does not trust
+        # by default (tree nodes, gradient boosting's loss): trust this model's own types.
+        import skops.io
+
+        options["skops_trusted_types"] = skops.io.get_untrusted_types(
+            data=skops.io.dumps(estimator)
+        )
     else:
         # The boosters carry their feature names, so they get a table with those columns.
         example = pd.DataFrame(X[:1], columns=names)

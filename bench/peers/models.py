@@ -28,6 +28,12 @@ def _random_forest():
     return RandomForestClassifier(n_estimators=300, random_state=0)
 
 
+def _gradient_boosting():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    return GradientBoostingClassifier(n_estimators=300, random_state=0)
+
+
 def _lightgbm():
     import lightgbm
 
@@ -60,6 +66,13 @@ MODELS: dict[str, BenchModel] = {
             "sklearn",
             _random_forest,
             "breast cancer, 300-tree RandomForestClassifier",
+        ),
+        BenchModel(
+            "gb300",
+            "breast_cancer",
+            "sklearn",
+            _gradient_boosting,
+            "breast cancer, 300-tree scikit-learn GradientBoostingClassifier",
         ),
         BenchModel(
             "lgbm300",

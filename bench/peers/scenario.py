@@ -11,8 +11,10 @@ from peers.run import measure
 from peers.servers import PEERS
 
 MODEL_KEYS = os.environ.get("BENCH_PEER_MODELS", ",".join(models.MODELS)).split(",")
-SECONDS = int(os.environ.get("BENCH_PEER_SECONDS", "10"))
+FAST = os.environ.get("BENCH_FAST", "") not in ("", "0")  # make bench-fast: shorter loads
+SECONDS = int(os.environ.get("BENCH_PEER_SECONDS", "5" if FAST else "10"))
 TITLES = {"mlserver": "Seldon MLServer", "mlflow": "MLflow `models serve`"}
+SHORT = {"mlserver": "MLServer", "mlflow": "MLflow"}
 
 
 def enabled() -> bool:
@@ -28,43 +30,102 @@ def run(runs: int, log) -> dict:
     return {"seconds": SECONDS, "runs": runs, "models": results}
 
 
-def table(results: dict | None, ours: dict[str, tuple]) -> list[str]:
-    """Markdown lines: each model's figure on each peer and the ratio ours / theirs.
+# Issue 15's goals, end to end: ours / the peer's req/s at least this, per model and peer.
+GOALS = {
+    "rf300": {"mlserver": 7, "mlflow": 20},
+    "lgbm300": {"mlserver": 1},
+    "xgb300": {"mlserver": 1},
+}
+CSV_GOAL = 150_000  # rows/s, the 100,000-row CSV on the boosted models
 
-    `ours` maps a model key to our end-to-end rate as (median, min, max); models without
-    one show "-".
+
+def table(
+    results: dict | None,
+    ours: dict[str, tuple],
+    csv: dict[str, tuple] | None = None,
+    served: dict[str, dict] | None = None,
+) -> list[str]:
+    """Markdown lines: each model's figure on each peer and the ratio ours / theirs, then our
+    100,000-row CSV on the models that have one.
+
+    `ours` maps a model key to our end-to-end rate as (median, min, max), `csv` to our CSV
+    rows/s, `served` to what serves it here (`runtime`, `twin`); `results` is `run()`'s, or None
+    when the peers were not run. Models without a figure show "-".
     """
-    if not results:
+    if not ours and not results:
         return []
+    by_model = (results or {}).get("models", {})
+    keys = [key for key in models.MODELS if key in ours or key in by_model]
+    served = served or {}
     lines = [
         "## Peers: the same models and rows on Seldon MLServer and MLflow",
         "",
-        f"Same run, same machine, after the project's stack was stopped. Each peer runs from its "
-        f"own venv under `bench/.peers/` (`bench/peers/`), is checked against the model's own "
-        f"labels, then loaded by wrk as above (16 connections, one real dataset row per "
-        f"request, {results['runs']} x {results['seconds']} s after a 2 s warm-up). Each "
-        "process gets one inference thread (`OMP_NUM_THREADS=1`, as the project's runtimes "
-        "use), and each peer counts with its best setting: MLServer parallel_workers 0 or 2 "
-        "(both measured, V2 inference, its sklearn / lightgbm / xgboost runtime), MLflow 2 "
-        "uvicorn workers (pyfunc; a tensor body for scikit-learn, `dataframe_split` for the "
-        "boosters). Ours is the end-to-end rate of scenario 1 for the same model.",
+        _intro(results),
         "",
-        "| Model | Ours, end to end | "
+        "| Model; what serves it here | Ours, end to end, completed/s | "
         + " | ".join(f"{TITLES[peer]} | Ours / it" for peer in PEERS)
-        + " |",
-        "| --- | --- | " + " | ".join("--- | ---" for _ in PEERS) + " |",
+        + " | Goal |",
+        "| --- | --- | " + " | ".join("--- | ---" for _ in PEERS) + " | --- |",
     ]
-    for key, by_peer in results["models"].items():
-        mine = ours.get(key)
-        cells = [models.MODELS[key].description, f"{_triple(mine)}/s" if mine else "-"]
-        for peer in PEERS:
-            figures = by_peer.get(peer, {"status": "not measured"})
-            cells.append(_peer_cell(figures))
-            ok = figures.get("status") == "ok"
-            cells.append(f"{mine[0] / figures['rps']:.2f}x" if mine and ok else "-")
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", _installs(results), ""]
-    return lines
+    for key in keys:
+        lines.append(_model_row(key, ours.get(key), by_model.get(key), served.get(key)))
+    lines += ["", _installs(results) if results else "Peers: not run (BENCH_PEERS=0).", ""]
+    return lines + _csv_table(csv or {}, served)
+
+
+def _intro(results: dict | None) -> str:
+    timing = (
+        f"{results['runs']} x {results['seconds']} s after a 2 s warm-up" if results else "not run"
+    )
+    return (
+        "Same run, same machine; the peers after the project's stack was stopped. Each peer "
+        "runs from its own venv under `bench/.peers/` (`bench/peers/`), is checked against the "
+        "model's own labels, then loaded by wrk as above (16 connections, one real dataset row "
+        f"per request, {timing}). Each process gets one inference thread "
+        "(`OMP_NUM_THREADS=1`, as the project's runtimes use), and each peer counts with its "
+        "best setting: MLServer parallel_workers 0 or 2 (both measured, V2 inference, its "
+        "sklearn / lightgbm / xgboost runtime), MLflow 2 uvicorn workers (pyfunc; a tensor "
+        "body for scikit-learn, `dataframe_split` for the boosters). Ours: the same model "
+        "trained with the same seed, registered in our format (skops for scikit-learn, the "
+        "boosters' own files) through `register_model`, the same rows posted one per request by "
+        "the same wrk client to `POST /api/v1/predictions/` (async), counted when completed "
+        "(first submit to last completion, from the database)."
+    )
+
+
+def _model_row(key: str, mine, by_peer: dict | None, served: dict | None) -> str:
+    name = models.MODELS[key].description
+    cells = [f"{name}; {served['runtime']}" if served else name]
+    cells.append(f"{_triple(mine)}/s" if mine else "-")
+    goals = []
+    for peer in PEERS:
+        figures = (by_peer or {}).get(peer, {"status": "not run"})
+        ok = figures.get("status") == "ok"
+        ratio = mine[0] / figures["rps"] if mine and ok else None
+        cells += [_peer_cell(figures), f"{ratio:.2f}x" if ratio is not None else "-"]
+        goal = GOALS.get(key, {}).get(peer)
+        if goal is not None:
+            verdict = "-" if ratio is None else ("met" if ratio >= goal else "missed")
+            goals.append(f">= {goal}x {SHORT[peer]}: {verdict}")
+    cells.append("; ".join(goals) or "-")
+    return "| " + " | ".join(cells) + " |"
+
+
+def _csv_table(csv: dict[str, tuple], served: dict[str, dict]) -> list[str]:
+    if not csv:
+        return []
+    lines = [
+        "Our 100,000-row CSV on the boosted models (upload -> run -> CSV download, as "
+        f"scenario 4b; goal {CSV_GOAL:,} rows/s):",
+        "",
+        "| Model; what serves it here | Rows/s | Ratio to goal |",
+        "| --- | --- | --- |",
+    ]
+    for key, figure in csv.items():
+        name = models.MODELS[key].description
+        label = f"{name}; {served[key]['runtime']}" if key in served else name
+        lines.append(f"| {label} | {_triple(figure)} | {figure[0] / CSV_GOAL:.2f}x |")
+    return lines + [""]
 
 
 def _triple(values: tuple) -> str:

@@ -21,11 +21,17 @@ from registry.runtimes.base import (
     ArtifactError,
     Format,
     Predictor,
+    TwinnedPredictor,
     output_rows,
 )
 from registry.runtimes.formats import FORMATS
 from registry.runtimes.isolation import IsolationLimits
-from registry.runtimes.loading import load_predictor, sha256_file, validate_artifact
+from registry.runtimes.loading import (
+    import_runtimes,
+    load_predictor,
+    sha256_file,
+    validate_artifact,
+)
 from registry.runtimes.sniffing import sniff_format
 
 __all__ = [
@@ -37,7 +43,9 @@ __all__ = [
     "ArtifactError",
     "Format",
     "IsolationLimits",
+    "import_runtimes",
     "Predictor",
+    "TwinnedPredictor",
     "load_predictor",
     "output_rows",
     "sha256_file",

@@ -1,6 +1,7 @@
 """What every format shares: the Predictor interface, the outputs' shape, the errors, and the
 `Format` entry that lists a format in `registry.runtimes.formats.FORMATS`."""
 
+import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -168,6 +169,20 @@ class Predictor:
         raise NotImplementedError
 
 
+class TwinnedPredictor(Predictor):
+    """A version served by its ONNX twin, except batches of more than `max_rows` rows, which
+    its own runtime predicts (the faster of the two there); both give the same outputs."""
+
+    def __init__(self, twin: Predictor, native: Predictor, max_rows: int) -> None:
+        self.twin, self.native, self.max_rows = twin, native, max_rows
+        self.runtime = twin.runtime
+        self.task, self.input_schema, self.labels = twin.task, twin.input_schema, twin.labels
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        chosen = self.native if len(matrix) > self.max_rows else self.twin
+        return chosen.predict_matrix(matrix)
+
+
 def _finite(values: Any, expected_size: int, *, what: str) -> np.ndarray:
     # NaN/inf are not JSON and PostgreSQL's jsonb refuses them: fail the prediction instead.
     array = np.asarray(values, dtype=np.float64)
@@ -193,6 +208,16 @@ def output_rows(outputs: np.ndarray, *, task: str, labels: list[str] | None) -> 
     ]
 
 
+def importer(*modules: str) -> Callable[[], None]:
+    """A `Format.import_runtime` that imports these modules."""
+
+    def import_modules() -> None:
+        for module in modules:
+            importlib.import_module(module)
+
+    return import_modules
+
+
 @dataclass(frozen=True)
 class Format:
     """One artifact format: an entry of `registry.runtimes.formats.FORMATS`."""
@@ -213,3 +238,8 @@ class Format:
     # The file is a forecaster itself (loaded for the forecast task only). Other formats hold a
     # regressor, which the forecast task runs step by step on lags of the series.
     forecaster: bool = False
+    # Imports the library its models run in, so a worker can pay for it before its first job.
+    import_runtime: Callable[[], object] | None = None
+    # Batches of more rows than this run in the format's own library, which is faster than the
+    # ONNX twin on large batches; None: the twin, when there is one, runs every batch.
+    twin_max_rows: int | None = None

@@ -3,6 +3,7 @@
 import hashlib
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from registry import forecasts
@@ -46,6 +47,19 @@ def load_predictor(
     if entry.pickle and not allow_pickle:
         raise ArtifactError(_pickle_refused(entry), code="pickle_not_allowed")
     return _load(entry, Path(path), task=task, input_schema=input_schema, labels=labels)
+
+
+def import_runtimes(formats: Iterable[str]) -> list[str]:
+    """Import these formats' runtime libraries now, so that no prediction pays for it; the
+    formats whose library failed to import (their models fail when loaded, as before)."""
+    failed = []
+    for entry in (FORMATS[name] for name in formats if name in FORMATS):
+        try:
+            if entry.import_runtime is not None:
+                entry.import_runtime()
+        except Exception:
+            failed.append(entry.name)
+    return failed
 
 
 def _load(entry: Format, source, **spec) -> Predictor:

@@ -182,6 +182,24 @@ class TestRendering:
         assert columns.float_texts(values) == [repr(v) for v in values.tolist()]
         assert columns.float_texts(np.array([])) == []
 
+    def test_a_whole_chunk_of_float_features_is_written_as_csv_writer_writes_it(self):
+        rng = np.random.default_rng(7)
+        inputs = rng.random((3_000, 6)) * 10.0 ** rng.integers(-8, 18, (3_000, 6))
+        inputs[::7, 2] = -0.0
+        probabilities = rng.dirichlet([0.05, 0.05], 3_000)  # many below 1e-4
+        outputs = np.column_stack([probabilities.argmax(axis=1), probabilities])
+        schema = [{"name": f"x{i}", "type": "number"} for i in range(6)]
+        version = self.version("classification", schema, ["no", "yes"])
+
+        text = columns.csv_lines(inputs, outputs, version)
+
+        expected = io.StringIO()
+        csv.writer(expected).writerows(
+            [*row, ["no", "yes"][int(out[0])], *out[1:]]
+            for row, out in zip(inputs.tolist(), outputs.tolist(), strict=True)
+        )
+        assert text == expected.getvalue()
+
 
 class TestJsonBatches:
     def test_rows_of_plain_numbers_are_stored_as_sent(self, alice_client, iris):

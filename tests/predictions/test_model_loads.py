@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from mlservice.redis import redis_connection
 from predictions import housekeeping
 from predictions.models import ModelLoad, Prediction
+from predictions.queue import get_queue
+from predictions.worker import PredictionWorker
 from tests.support import hostile_models
 from tests.support.api import labels, scrape, submit
 from tests.support.factories import register_hostile
@@ -98,3 +101,45 @@ def test_purging_old_predictions_drops_the_loads_of_that_time(alice_client, slow
     housekeeping.purge(older_than=timedelta(days=30), statuses=["succeeded"])
     assert not ModelLoad.objects.exists()
     assert Prediction.objects.count() == 2  # made today: kept
+
+
+def test_a_worker_imports_the_registered_formats_runtimes_once_its_queue_is_empty(
+    alice_client, iris, monkeypatch, caplog
+):
+    from dataclasses import replace
+
+    from registry.runtimes import FORMATS
+
+    imported = []
+
+    def importer(name):
+        def import_runtime():
+            # The prediction queued before the worker started ran first.
+            imported.append((name, Prediction.objects.get().status))
+            if name == "onnx":
+                raise ImportError("a broken install")
+
+        return import_runtime
+
+    for name, entry in list(FORMATS.items()):
+        monkeypatch.setitem(FORMATS, name, replace(entry, import_runtime=importer(name)))
+    submit(
+        alice_client,
+        {
+            "model": "iris",
+            "input": {
+                "sepal_length": 5.1,
+                "sepal_width": 3.5,
+                "petal_length": 1.4,
+                "petal_width": 0.2,
+            },
+        },
+    )
+
+    worker = PredictionWorker([get_queue()], connection=redis_connection())
+    worker.work(burst=True)
+    worker.import_thread.join(timeout=30)
+
+    # iris has a skops version and an onnx one; the import is tried once, and a failure logged.
+    assert sorted(imported) == [("onnx", "succeeded"), ("skops", "succeeded")]
+    assert "Could not import the runtime of these formats: ['onnx']" in caplog.text

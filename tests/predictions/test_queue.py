@@ -6,6 +6,7 @@ from rq.job import Job
 from mlservice.redis import redis_connection
 from predictions import queue
 from predictions.models import Prediction, Status
+from predictions.worker import PredictionWorker
 from tests.support.api import SETOSA, VIRGINICA, submit
 from tests.support.workers import run_worker
 
@@ -50,3 +51,34 @@ def test_enqueueing_while_redis_is_unreachable_reports_nothing_enqueued(settings
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     assert queue.enqueue_many([("00000000-0000-0000-0000-000000000001", 5)]) == 0
     assert queue.enqueue("00000000-0000-0000-0000-000000000001", timeout=5) is False
+
+
+def test_a_job_a_worker_already_took_still_finishes_when_another_job_ran_its_row(
+    alice_client, iris
+):
+    first, second = (
+        submit(alice_client, {"model": "iris", "input": row}).json()["id"]
+        for row in (SETOSA, VIRGINICA)
+    )
+    taken = job_of(second)
+    queue.get_queue().remove(taken)  # another worker dequeued it and has not started it yet
+
+    run_worker()  # the first job predicts both pending rows in one batch
+    assert set(Prediction.objects.values_list("status", flat=True)) == {Status.SUCCEEDED}
+
+    # The other worker now runs the job it took: RQ finishes it, and the worker goes on.
+    worker = PredictionWorker([queue.get_queue()], connection=redis_connection())
+    worker.execute_job(job_of(second), queue.get_queue())
+    assert not redis_connection().exists(taken.key)
+    assert Prediction.objects.get(pk=second).output["label"] == "virginica"
+
+
+def test_a_job_that_raises_is_recorded_as_failed_and_the_worker_goes_on(iris):
+    rq_queue = queue.get_queue()
+    broken = rq_queue.enqueue("predictions.jobs.run_prediction", "not-a-uuid")
+    after = rq_queue.enqueue("builtins.len", "ok")
+
+    run_worker()
+
+    assert broken.get_status(refresh=True) == "failed"
+    assert after.get_status(refresh=True) == "finished"

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 
 from predictions.cache import PredictorCache
 from registry import demo, runtimes, services, twins
@@ -25,6 +26,29 @@ def test_a_skops_classifier_gets_an_onnx_twin_that_serves_it(iris_model, artifac
     assert [o["label"] for o in outputs] == expected
     probabilities = np.array([[o["probabilities"][lab] for lab in IRIS.labels] for o in outputs])
     np.testing.assert_allclose(probabilities, artifacts.iris_estimator.predict_proba(X), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "make_estimator",
+    [
+        lambda: RandomForestClassifier(n_estimators=20, random_state=0),
+        lambda: GradientBoostingClassifier(n_estimators=20, random_state=0),
+    ],
+    ids=["random forest", "gradient boosting"],
+)
+def test_a_skops_tree_ensemble_gets_an_onnx_twin_that_serves_it(
+    iris_model, tmp_path, make_estimator
+):
+    rows, X, y = demo.dataset("iris")
+    estimator = make_estimator().fit(X, y)
+    path = tmp_path / "trees.skops"
+    demo.export_skops(estimator, path)
+
+    version = ModelVersionFactory(model=iris_model, artifact=path)
+
+    assert version.serving_runtime == "onnxruntime (twin)", version.twin_report
+    outputs = PredictorCache(2).get(version).predict(rows)
+    assert [o["label"] for o in outputs] == [IRIS.labels[i] for i in estimator.predict(X)]
 
 
 def test_a_regressor_twin_is_kept_only_within_tolerance(diabetes_model, artifacts):
@@ -166,3 +190,26 @@ def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(
     assert summary.startswith("No ONNX twin: the model could not be converted (")
     assert summary.endswith("served by sklearn as uploaded.")
     assert "Error" not in summary and "\n" not in summary
+
+
+def test_an_xgboost_version_runs_large_batches_in_xgboost_and_small_ones_in_its_twin(
+    cancer_model, boosters
+):
+    booster = boosters["xgboost-binary"]
+    version = ModelVersionFactory(
+        model=cancer_model, artifact=booster.path, format="xgboost", spec=booster.spec
+    )
+    assert version.serving_runtime == "onnxruntime (twin)"
+    predictor = PredictorCache(2).get(version)
+    _, X, _ = demo.dataset(booster.spec.name)
+    small = runtimes.FORMATS["xgboost"].twin_max_rows
+    assert len(X) > small
+
+    whole, first = predictor.predict_matrix(X), predictor.predict_matrix(X[:small])
+
+    expected = booster.estimator.predict_proba(X)
+    assert predictor.native.runtime == "xgboost" and predictor.twin.runtime == "onnxruntime"
+    np.testing.assert_array_equal(whole[:, 0], booster.estimator.predict(X))
+    np.testing.assert_allclose(whole[:, 1:], expected, rtol=0, atol=1e-7)  # xgboost's own
+    np.testing.assert_allclose(first[:, 1:], expected[:small], rtol=0, atol=1e-5)  # the twin's
+    assert np.abs(first[:, 1:] - expected[:small]).max() > 0  # float32 trees: not bit-equal

@@ -2,11 +2,12 @@
 its database backends). Adding a format: a module in this package with `MAGIC` (how its files
 start, `()` for any), `sniff` (whether a file really is one), `load` (the file -> a `Predictor`)
 and, if it converts to ONNX, `to_onnx`; then its row below, with its name, label, stored-file
-suffix and flags (a pickle, a forecaster itself), and a migration for the new choice."""
+suffix, how to import its library, and flags (a pickle, a forecaster itself, ...), and a
+migration for the new choice."""
 
 from types import ModuleType
 
-from registry.runtimes.base import Format
+from registry.runtimes.base import Format, importer
 from registry.runtimes.formats import joblib, lightgbm, onnx, prophet, skops, xgboost
 
 
@@ -27,16 +28,43 @@ def _format(module: ModuleType, name: str, label: str, suffix: str, **flags) -> 
 FORMATS: dict[str, Format] = {
     entry.name: entry
     for entry in (
-        _format(skops, "skops", "skops (scikit-learn)", ".skops"),
-        _format(onnx, "onnx", "ONNX", ".onnx"),
-        _format(lightgbm, "lightgbm", "LightGBM text model", ".lightgbm.txt"),
-        _format(xgboost, "xgboost", "XGBoost JSON or UBJSON model", ".xgboost"),
-        _format(prophet, "prophet", "Prophet JSON model", ".prophet.json", forecaster=True),
+        _format(
+            skops,
+            "skops",
+            "skops (scikit-learn)",
+            ".skops",
+            import_runtime=importer("sklearn", "skops.io"),
+        ),
+        _format(onnx, "onnx", "ONNX", ".onnx", import_runtime=importer("onnxruntime")),
+        _format(
+            lightgbm,
+            "lightgbm",
+            "LightGBM text model",
+            ".lightgbm.txt",
+            import_runtime=importer("lightgbm"),
+        ),
+        _format(
+            xgboost,
+            "xgboost",
+            "XGBoost JSON or UBJSON model",
+            ".xgboost",
+            import_runtime=importer("xgboost"),
+            twin_max_rows=256,
+        ),
+        _format(
+            prophet,
+            "prophet",
+            "Prophet JSON model",
+            ".prophet.json",
+            import_runtime=prophet.import_prophet,
+            forecaster=True,
+        ),
         _format(
             joblib,
             "joblib",
             "joblib / pickle (staff only, sha256 required)",
             ".joblib",
+            import_runtime=importer("sklearn", "joblib"),
             pickle=True,
         ),
     )
