@@ -59,6 +59,12 @@ class PredictionQuerySet(models.QuerySet):
     def of(self, user):
         return self.filter(user=user)
 
+    def oldest_pending_age(self) -> float | None:
+        """Seconds the oldest pending prediction has waited; None when none is pending."""
+        oldest = self.pending().order_by("created_at").values_list("created_at", flat=True)
+        first = oldest.first()
+        return None if first is None else (timezone.now() - first).total_seconds()
+
     # --- Transitions of many rows at once --------------------------------------------------
 
     def claim_singles(self, *, first_id, version_id: int, limit: int, lease_seconds: float):
@@ -409,9 +415,7 @@ class ShadowRun(models.Model):
         FAILED = "failed"
         SKIPPED = "skipped"
 
-    prediction = models.ForeignKey(
-        Prediction, on_delete=models.CASCADE, related_name="shadow_runs"
-    )
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="shadow_runs")
     version = models.ForeignKey(
         "registry.ModelVersion", on_delete=models.PROTECT, related_name="shadow_runs"
     )
@@ -419,7 +423,10 @@ class ShadowRun(models.Model):
     output = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     duration_ms = models.FloatField(
-        null=True, blank=True, help_text="Inference time per row (the run's time over its rows)."
+        null=True,
+        blank=True,
+        help_text="Milliseconds of the predict call that ran it with the other rows of its "
+        "worker batch, as a prediction's started to finished.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('status', models.CharField(choices=[('succeeded', 'Succeeded'), ('failed', 'Failed'), ('skipped', 'Skipped')], max_length=10)),
                 ('output', models.JSONField(blank=True, null=True)),
                 ('error', models.JSONField(blank=True, null=True)),
-                ('duration_ms', models.FloatField(blank=True, help_text="Inference time per row (the run's time over its rows).", null=True)),
+                ('duration_ms', models.FloatField(blank=True, help_text="Milliseconds of the predict call that ran it with the other rows of its worker batch, as a prediction's started to finished.", null=True)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('prediction', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='shadow_runs', to='predictions.prediction')),
                 ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='shadow_runs', to='registry.modelversion')),
