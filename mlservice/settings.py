@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "billing",
     "inference",
     "webhooks",
+    "rollout",
 ]
 
 MIDDLEWARE = [
