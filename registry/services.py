@@ -338,7 +338,7 @@ def _alias_move(*, model: MLModel, alias: str, kind: str, actor, reason: str, ch
     """The one writer of aliases: lock the alias, compute its new state from the current one
     (`change(state or None) -> state`), store it with an AliasMove and an AuditEvent."""
     current = (
-        Alias.objects.select_for_update()
+        Alias.objects.select_for_update(of=("self",))
         .select_related("version", "canary_version")
         .filter(model=model, name=alias)
         .first()
@@ -432,7 +432,7 @@ def alias_promote(*, model: MLModel, alias: str, version: ModelVersion, actor=No
 def alias_rollback(*, model: MLModel, alias: str, actor=None, reason: str = "") -> Alias:
     """Put the alias back as it was before its last move: version, shadows and split."""
     # Locked before its history is read, so concurrent moves cannot slip in between.
-    Alias.objects.select_for_update().filter(model=model, name=alias).first()
+    Alias.objects.select_for_update(of=("self",)).filter(model=model, name=alias).first()
     last = AliasMove.objects.filter(model=model, alias=alias).order_by("-created_at", "-id").first()
 
     def change(state):
