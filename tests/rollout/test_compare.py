@@ -1,5 +1,7 @@
 import pytest
 
+from predictions.models import Prediction, ShadowRun
+from registry.models import MLModel, ModelVersion
 from tests.rollout.conftest import served, shadowed, version
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,63 @@ def test_an_unknown_version_is_a_404(xy, staff_client):
 
 def test_only_staff_compare(xy, alice_client):
     assert alice_client.get(COMPARE, {"version": 2}).status_code == 403
+
+
+def bare_versions(name: str, task: str) -> tuple:
+    """Two version rows of a new model, never run: the comparison reads only stored answers."""
+    model = MLModel.objects.create(name=name, task=task)
+    return tuple(
+        ModelVersion.objects.create(
+            model=model,
+            number=number,
+            artifact=f"artifacts/{name}-{number}.onnx",
+            format="onnx",
+            runtime="onnxruntime",
+            sha256="0" * 64,
+            size=1,
+            input_schema=[],
+            input_example={},
+        )
+        for number in (1, 2)
+    )
+
+
+def pair(primary_version, shadow_version, user, p_out, s_out):
+    prediction = served(primary_version, user, ago=1)
+    Prediction.objects.filter(pk=prediction.pk).update(output=p_out)
+    ShadowRun.objects.create(
+        prediction=prediction,
+        version=shadow_version,
+        status="succeeded",
+        output=s_out,
+        duration_ms=1,
+        created_at=prediction.created_at,
+    )
+
+
+def agreement(staff_client, name):
+    body = staff_client.get(f"/api/v1/models/{name}/compare/", {"version": 2, "against": 1})
+    assert body.status_code == 200, body.content
+    shadow = body.json()["shadow"]
+    return shadow["agreements"], shadow["compared"]
+
+
+def test_classifiers_agree_on_the_same_label_whatever_the_probabilities(db, alice, staff_client):
+    v1, v2 = bare_versions("flowers", "classification")
+    setosa = {"label": "setosa", "probabilities": {"setosa": 0.9, "virginica": 0.1}}
+    unsure = {"label": "setosa", "probabilities": {"setosa": 0.51, "virginica": 0.49}}
+    pair(v1, v2, alice, setosa, unsure)
+    pair(v1, v2, alice, setosa, {"label": "virginica", "probabilities": {}})
+    assert agreement(staff_client, "flowers") == (1, 2)
+
+
+def test_forecasts_agree_when_every_step_is_within_the_tolerance(db, alice, staff_client):
+    v1, v2 = bare_versions("demand", "forecast")
+
+    def forecast(*values):
+        return {"forecast": [{"step": i + 1, "value": v} for i, v in enumerate(values)]}
+
+    pair(v1, v2, alice, forecast(100.0, 200.0), forecast(100.5, 201.0))  # within 1% each
+    pair(v1, v2, alice, forecast(100.0, 200.0), forecast(100.5, 205.0))  # step 2 is off
+    pair(v1, v2, alice, forecast(100.0, 200.0), forecast(100.0))  # shorter
+    assert agreement(staff_client, "demand") == (1, 3)
