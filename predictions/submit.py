@@ -95,11 +95,16 @@ def prediction_create(
         request_fingerprint=request_fingerprint,
         retry_of=retry_of,
     )
+    return _store_unless_raced(prediction, matrix)
+
+
+def _store_unless_raced(prediction: Prediction, matrix) -> tuple[Prediction, bool]:
     try:
         _store(prediction, matrix)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: answer as it.
-        existing = idempotency_key and _existing(user, idempotency_key, request_fingerprint)
+        key, fingerprint_ = prediction.idempotency_key, prediction.request_fingerprint
+        existing = key and _existing(prediction.user, key, fingerprint_)
         if existing:
             return existing, False
         raise
