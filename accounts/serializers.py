@@ -11,6 +11,21 @@ class EmailField(serializers.EmailField):
     """Django's validator accepts internationalised domain names, which `email` excludes."""
 
 
+class StaffUsernameField(serializers.SlugRelatedField):
+    """The username of the staff member who did something, shown to staff only: null for other
+    users, and when the serializer has no request in its context."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "Shown to staff only; null for other users.")
+        super().__init__(slug_field="username", read_only=True, allow_null=True, **kwargs)
+
+    def get_attribute(self, instance):
+        request = self.context.get("request")
+        if request is None or not request.user.is_staff:
+            return None
+        return super().get_attribute(instance)
+
+
 class UserSerializer(serializers.ModelSerializer):
     email = EmailField(read_only=True)
 

@@ -4,8 +4,10 @@ the demo models, run each scenario 3 times and write docs/BENCHMARKS.md.
 
 Scenarios (see issue "Performance"): async end to end, submit only, ?wait latency, batches
 (10k JSON rows, 100k-row CSV to CSV), drain (vs a bare RQ one-job-per-prediction worker),
-in-process model rates, worker memory; then the peers (Seldon MLServer, MLflow) on the bench
-models, from their own venvs (bench/peers). Figures are medians with min-max over 3 runs.
+in-process model rates, worker memory, live quality and drift over 1,000,000 predictions
+with feedback (once: `bench/evidence_1m.py` times 5 runs itself); then the peers (Seldon
+MLServer, MLflow) on the bench models, from their own venvs (bench/peers). Figures are medians
+with min-max over 3 runs.
 """
 
 import http.client
@@ -562,6 +564,20 @@ print(json.dumps(out))
     return json.loads(done.stdout)
 
 
+def scenario_evidence() -> dict:
+    """Live quality and drift over 1,000,000 predictions with feedback per version
+    (bench/evidence_1m.py, in a database of its own, dropped after)."""
+    done = subprocess.run(
+        [PY, str(ROOT / "bench" / "evidence_1m.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_EVIDENCE_DB": f"{DB}_evidence"},
+    )
+    if done.returncode:
+        sys.exit(f"bench/evidence_1m.py failed:\n{done.stdout}\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def rss_mb(pid: int) -> float:
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
@@ -713,8 +729,10 @@ def write_report(results: dict, started: str, seconds: float) -> None:
         f"| 7. Worker RSS | idle {fmt(mem['idle_mb'])} MB; with the 4 demo versions loaded "
         f"{fmt(mem['loaded_mb'])} MB | target <= 200 MB idle | "
         f"{mem['idle_mb'][0] / 200:.2f}x of budget |",
-        "",
     ]
+    if "evidence" in results:
+        lines.append(_evidence_row(results["evidence"]))
+    lines += [""]
     lines += peer_scenario.table(results.get("peers"), {"iris_lr": e2e["completed_per_s"]})
     (ROOT / "docs").mkdir(exist_ok=True)
     notes = ROOT / "bench" / "NOTES.md"
@@ -724,6 +742,20 @@ def write_report(results: dict, started: str, seconds: float) -> None:
         json.dumps(
             {"results": results, "started": started, "seconds": seconds}, indent=2, default=str
         )
+    )
+
+
+def _evidence_row(figures: dict) -> str:
+    def ms(name: str) -> str:
+        return f"{figures[name]['median_ms']:,.0f} ms (max {figures[name]['max_ms']:,.0f})"
+
+    return (
+        f"| 8. Live quality and drift, 30-day window over {figures['rows_per_version']:,} "
+        "predictions with feedback per version (`bench/evidence_1m.py`) | quality: classifier "
+        f"{ms('quality_classifier')}, regressor {ms('quality_regressor')}; drift "
+        f"{ms('drift_classifier')}; /metrics evidence gauges uncached {ms('metrics_gauges')}; "
+        f"dashboard quality per day {ms('dashboard_quality_per_day')} | target < 1 s | "
+        f"{figures['quality_classifier']['median_ms'] / 1000:.2f}x of budget |"
     )
 
 
@@ -783,6 +815,9 @@ def main() -> None:
                 }
                 log(f"{name}: {json.dumps(figures)}")
             results[name] = summarize(runs)
+        if not only or "evidence" in only.split(","):
+            log("evidence (1,000,000 predictions with feedback)...")
+            results["evidence"] = scenario_evidence()
         log("in_process...")
         inproc = [scenario_in_process(stack) for _ in range(RUNS)]
         results["in_process"] = {f: summarize([r[f] for r in inproc]) for f in inproc[0]}

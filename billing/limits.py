@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 from django.conf import settings
-from rest_framework import status
 
 from billing.models import Account
 from mlservice import rawsql
@@ -56,10 +55,7 @@ return {1, used + tonumber(ARGV[1])}
 """
 
 
-class UsageLimitExceeded(ServiceError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "usage_limit_exceeded"
-
+class UsageLimitExceeded(ServiceError, status_code=429, code="usage_limit_exceeded"):
     def __init__(self, message: str, *, limit: str, value: int, wait: int):
         # DRF's handler turns `wait` into the Retry-After header.
         self.wait = wait

@@ -3,6 +3,7 @@ from decimal import Decimal
 from django.conf import settings
 from rest_framework import serializers
 
+from accounts.serializers import StaffUsernameField
 from billing.models import Kind, LedgerEntry
 
 CREDITS = {"max_digits": 16, "decimal_places": 4}
@@ -18,7 +19,7 @@ class BalanceSerializer(serializers.Serializer):
 class LedgerEntrySerializer(serializers.ModelSerializer):
     reserved = serializers.DecimalField(source="reserved_delta", read_only=True, **CREDITS)
     prediction = serializers.UUIDField(source="prediction_id", read_only=True, allow_null=True)
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    actor = StaffUsernameField()
 
     class Meta:
         model = LedgerEntry

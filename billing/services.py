@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from rest_framework import status
 
 from billing.models import SETTLEMENT_KINDS, Account, Kind, LedgerEntry
 from mlservice.errors import Conflict, ServiceError
@@ -15,19 +14,15 @@ from mlservice.errors import Conflict, ServiceError
 logger = logging.getLogger(__name__)
 
 
-class InsufficientCredits(ServiceError):
-    status_code = status.HTTP_402_PAYMENT_REQUIRED
-    default_code = "insufficient_credits"
+class InsufficientCredits(ServiceError, status_code=402, code="insufficient_credits"):
     default_detail = "Not enough credits."
 
 
-class InsufficientBalance(Conflict):
-    default_code = "insufficient_balance"
+class InsufficientBalance(Conflict, code="insufficient_balance"):
+    pass
 
 
-class TopUpDisabled(ServiceError):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "topup_disabled"
+class TopUpDisabled(ServiceError, status_code=403, code="topup_disabled"):
     default_detail = "Self top-up is turned off on this service; ask staff for credits."
 
 

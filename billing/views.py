@@ -63,7 +63,10 @@ class TopUpView(APIView):
         data = TopUpInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         entry = services.topup_create(user=request.user, amount=data.validated_data["amount"])
-        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LedgerEntrySerializer(entry, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class AdjustmentView(APIView):
@@ -82,4 +85,7 @@ class AdjustmentView(APIView):
         entry = services.adjustment_create(
             user=user, amount=body["amount"], reason=body["reason"], actor=request.user
         )
-        return Response(LedgerEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LedgerEntrySerializer(entry, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,16 +1,16 @@
 """The V2 request body: JSON whatever its declared type (tritonclient sends none), or JSON
 followed by raw tensor bytes (the protocol's binary data extension)."""
 
+import io
 import struct
 
 import numpy as np
-import orjson
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 from mlservice.errors import PayloadTooLarge
-from mlservice.parsers import JSONParser
+from mlservice.parsers import JSONParser, unstorable_text
 
 HEADER_LENGTH = "HTTP_INFERENCE_HEADER_CONTENT_LENGTH"
 BINARY_DTYPES = {
@@ -35,11 +35,12 @@ class V2Parser(BaseParser):
         body = stream.read() if stream is not None else b""
         try:
             size = int(length)
-            if not 0 < size <= len(body):
-                raise ValueError
-            head = orjson.loads(body[:size])
-        except (ValueError, orjson.JSONDecodeError):
+        except ValueError:
+            size = 0
+        if not 0 < size <= len(body):
             raise ParseError("Inference-Header-Content-Length does not frame a JSON header.")
+        # The JSON header is read as /api/ reads JSON, with the same rule on its text.
+        head = JSONParser().parse(io.BytesIO(body[:size]), "application/json", parser_context)
         _attach_binary(head, memoryview(body)[size:])
         return head
 
@@ -73,6 +74,9 @@ def _values(datatype, raw: memoryview) -> list:
             (length,) = struct.unpack_from("<I", raw, at)
             values.append(bytes(raw[at + 4 : at + 4 + length]).decode("utf-8", "replace"))
             at += 4 + length
+        problem = unstorable_text(values)
+        if problem is not None:
+            raise ParseError(f"Binary data parse error - {problem}")
         return values
     dtype = BINARY_DTYPES.get(datatype)
     if dtype is None or len(raw) % np.dtype(dtype).itemsize:

@@ -6,11 +6,11 @@ submitted through predictions' own submit path, run by the workers and waited fo
 
 import numpy as np
 from django.conf import settings
-from rest_framework import status
 
 from billing import limits as usage_limits
 from inference import tensors
 from mlservice.errors import Conflict, ServiceError
+from mlservice.parsers import unstorable_text
 from predictions import actions, columns, submit
 from predictions.models import Prediction, Status
 from registry.models import ModelVersion, Task
@@ -20,20 +20,16 @@ SERVER_NAME = "mlservice"
 SERVER_VERSION = settings.SPECTACULAR_SETTINGS["VERSION"]
 
 
-class BadTensors(ServiceError):
-    default_code = "invalid_tensors"
+class BadTensors(ServiceError, code="invalid_tensors"):
+    pass
 
 
-class NotFinished(ServiceError):
+class NotFinished(ServiceError, status_code=504, code="not_finished"):
     """The wait limit passed first: the prediction goes on and can be fetched by its id."""
 
-    status_code = status.HTTP_504_GATEWAY_TIMEOUT
-    default_code = "not_finished"
 
-
-class PredictionFailed(ServiceError):
-    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
-    default_code = "prediction_failed"
+class PredictionFailed(ServiceError, status_code=500, code="prediction_failed"):
+    pass
 
 
 def server_metadata() -> dict:
@@ -44,6 +40,9 @@ def version_get(*, user, model_name: str, ref: str | None) -> ModelVersion:
     """The version a V2 path names (a number or an alias); without one, production or the
     newest, as the model's own page shows it. Forecast models have no V2 form: a request is a
     horizon and a history, not a tensor of features."""
+    problem = unstorable_text([model_name, ref])  # a path's text, which no parser has seen
+    if problem is not None:
+        raise ServiceError(f"The model or version in the path: {problem}", code="bad_request")
     version = version_or_latest(user=user, model_name=model_name, ref=ref)
     if version.is_forecast:
         raise ServiceError(

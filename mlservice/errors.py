@@ -29,33 +29,32 @@ class ServiceError(exceptions.APIException):
     default_code = "invalid"
     default_detail = "The request could not be processed."
 
+    def __init_subclass__(cls, *, status_code=None, code=None, **kwargs):
+        """The class line says the status and the stable code, `class Gone(ServiceError,
+        status_code=410, code="gone")`; what it leaves out it inherits."""
+        super().__init_subclass__(**kwargs)
+        cls.status_code = status_code or cls.status_code
+        cls.default_code = code or cls.default_code
+
     def __init__(self, message=None, code=None, fields=None, extra=None):
         super().__init__(message or self.default_detail, code or self.default_code)
         self.fields = fields
         self.extra = extra or {}
 
 
-class NotFound(ServiceError):
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "not_found"
+class NotFound(ServiceError, status_code=404, code="not_found"):
     default_detail = "Not found."
 
 
-class Conflict(ServiceError):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+class Conflict(ServiceError, status_code=409, code="conflict"):
     default_detail = "The request conflicts with the current state."
 
 
-class PayloadTooLarge(ServiceError):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "payload_too_large"
+class PayloadTooLarge(ServiceError, status_code=413, code="payload_too_large"):
     default_detail = "The request body is too large."
 
 
-class ServiceUnavailable(ServiceError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "service_unavailable"
+class ServiceUnavailable(ServiceError, status_code=503, code="service_unavailable"):
     default_detail = "A backing service is unavailable; try again shortly."
 
 

@@ -76,6 +76,14 @@ OPERATIONS = {
     "predictions_cancel_create": ("predictions_cancel", "Cancel an unfinished prediction"),
     "predictions_retry_create": ("predictions_retry", "Retry a failed prediction"),
     "predictions_result_retrieve": ("predictions_result", "Download a batch's results"),
+    "predictions_feedback_retrieve": ("predictions_feedback_list", "Feedback on a prediction"),
+    "predictions_feedback_create": ("predictions_feedback_create", "Give a prediction's truth"),
+    "predictions_feedback_update": ("predictions_feedback_correct", "Correct a truth (staff)"),
+    "predictions_feedback_import": ("predictions_feedback_import", "Truths from a CSV"),
+    "models_quality_retrieve": ("models_quality", "Live quality per version (staff)"),
+    "models_drift_retrieve": ("models_drift", "Input drift against the reference (staff)"),
+    "models_versions_reference_retrieve": ("models_versions_reference", "Reference histograms"),
+    "models_versions_reference_create": ("models_versions_reference_upload", "Upload a reference"),
     "billing_balance_retrieve": ("billing_balance", "Your credits"),
     "billing_transactions_list": ("billing_transactions_list", "Your ledger"),
     "billing_topup_create": ("billing_topup", "Add credits to your account"),
@@ -104,6 +112,13 @@ EXTRA_ERRORS = {
     "predictions_retry": (402, 409, 429),
     "predictions_cancel": (409,),
     "predictions_result": (409,),
+    "predictions_feedback_create": (409,),
+    "predictions_feedback_correct": (403,),
+    "predictions_feedback_import": (409,),
+    "models_quality": (403,),
+    "models_drift": (403,),
+    "models_versions_reference": (403,),
+    "models_versions_reference_upload": (403,),
     "billing_topup": (403,),
     "billing_adjustments_create": (403, 409),
 }
@@ -132,16 +147,26 @@ def _nullable(name: str) -> dict:
     return {"oneOf": [_ref(name)], "nullable": True}
 
 
+def _object(required: list[str], properties: dict, **extra) -> dict:
+    return {"type": "object", "required": required, "properties": properties, **extra}
+
+
 FEATURE_VALUE = {
     "oneOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"}],
     "nullable": True,
 }
+# A feature's bounds, allowed values and description: the same in its JSON Schema property.
+FEATURE_RULES = {
+    "minimum": {"type": "number"},
+    "maximum": {"type": "number"},
+    "enum": {"type": "array", "items": FEATURE_VALUE},
+    "description": {"type": "string"},
+}
 
 COMPONENTS = {
-    "ErrorDetail": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
+    "ErrorDetail": _object(
+        ["code", "message"],
+        {
             "code": {"type": "string", "description": "Stable, machine-readable."},
             "message": {"type": "string", "description": "For people."},
             "fields": {
@@ -157,22 +182,18 @@ COMPONENTS = {
             "price_per_row": {"type": "string", "format": "decimal"},
             "rows": {"type": "integer", "description": "402: rows priced."},
         },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": _ref("ErrorDetail")},
-        "description": "The one error shape of the API.",
-    },
+    ),
+    "Error": _object(
+        ["error"], {"error": _ref("ErrorDetail")}, description="The one error shape of the API."
+    ),
     "FeatureRow": {
         "type": "object",
         "additionalProperties": FEATURE_VALUE,
         "description": "One input row: feature name -> value.",
     },
-    "ClassificationOutput": {
-        "type": "object",
-        "required": ["label", "probabilities"],
-        "properties": {
+    "ClassificationOutput": _object(
+        ["label", "probabilities"],
+        {
             "label": {"type": "string"},
             "probabilities": {
                 "type": "object",
@@ -180,29 +201,79 @@ COMPONENTS = {
                 "description": "Label -> probability.",
             },
         },
-    },
-    "RegressionOutput": {
-        "type": "object",
-        "required": ["value"],
-        "properties": {"value": {"type": "number"}},
+    ),
+    "RegressionOutput": _object(["value"], {"value": {"type": "number"}}),
+    "ForecastStep": _object(
+        ["step", "value"],
+        {
+            "step": {"type": "integer", "description": "1 for the first step after the history."},
+            "timestamp": {
+                "type": "string",
+                "format": "date",
+                "description": "The step's date, when the model's series has a frequency.",
+            },
+            "value": {"type": "number"},
+            "lower": {"type": "number", "description": "Lower bound, where the model gives one."},
+            "upper": {"type": "number", "description": "Upper bound, where the model gives one."},
+        },
+    ),
+    "ForecastOutput": _object(
+        ["forecast"],
+        {
+            "forecast": {
+                "type": "array",
+                "items": _ref("ForecastStep"),
+                "description": "One item per step of the requested horizon, in order.",
+            }
+        },
+    ),
+    "ForecastRequest": _object(
+        ["horizon"],
+        {
+            "horizon": {"type": "integer", "minimum": 1},
+            "history": {"type": "array", "items": {"type": "number"}},
+            "history_end": {"type": "string", "format": "date"},
+        },
+        description="One forecast request (a forecast model's row): the horizon; for a lag "
+        "model the recent `history` (oldest first) and `history_end` (its last date); and one "
+        "value per step for each regressor the model takes, under the regressor's name.",
+        # A regressor's values (an array); the union also admits the named properties' types,
+        # which TypeScript requires of an index signature.
+        additionalProperties={
+            "oneOf": [
+                {"type": "array", "items": FEATURE_VALUE},
+                {"type": "number"},
+                {"type": "string"},
+            ]
+        },
+    ),
+    "ForecastSpec": _object(
+        ["max_horizon"],
+        {
+            "max_horizon": {"type": "integer", "minimum": 1},
+            "frequency": {"type": "string"},
+            "lags": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+            "calendar": {"type": "array", "items": {"type": "string"}},
+            "regressors": {"type": "array", "items": _ref("Feature")},
+        },
+        description="What a forecast model takes: the longest horizon, the series' step "
+        "(a pandas offset alias), a lag model's lags and calendar parts, and its regressors.",
+    ),
+    "RowInput": {
+        "oneOf": [_ref("FeatureRow"), _ref("ForecastRequest")],
+        "description": "A classifier's or regressor's feature row, or a forecast request.",
     },
     "RowOutput": {
-        "oneOf": [_ref("ClassificationOutput"), _ref("RegressionOutput")],
-        "description": "A classifier's label and probabilities, or a regressor's value.",
+        "oneOf": [_ref("ClassificationOutput"), _ref("RegressionOutput"), _ref("ForecastOutput")],
+        "description": "A classifier's label and probabilities, a regressor's value, or a "
+        "forecast's steps.",
     },
-    "PredictionError": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-    },
-    "FeatureJsonSchema": {
-        "type": "object",
-        "required": ["type", "properties", "required"],
-        # `additionalProperties` (a boolean) and `$schema` are left undeclared: generators map
-        # a property of that name onto their own catch-all attribute and break.
-        "description": "The input row as JSON Schema (draft 2020-12); its boolean "
-        "`additionalProperties` says whether extra features are ignored.",
-        "properties": {
+    "PredictionError": _object(
+        ["code", "message"], {"code": {"type": "string"}, "message": {"type": "string"}}
+    ),
+    "FeatureJsonSchema": _object(
+        ["type", "properties", "required"],
+        {
             "type": {"type": "string", "enum": ["object"]},
             "properties": {
                 "type": "object",
@@ -210,31 +281,21 @@ COMPONENTS = {
             },
             "required": {"type": "array", "items": {"type": "string"}},
         },
-    },
-    "FeatureJsonSchemaProperty": {
-        "type": "object",
-        "required": ["type"],
-        "properties": {
-            "type": {"type": "string"},
-            "minimum": {"type": "number"},
-            "maximum": {"type": "number"},
-            "enum": {"type": "array", "items": FEATURE_VALUE},
-            "description": {"type": "string"},
-        },
-    },
-    "Feature": {
-        "type": "object",
-        "required": ["name", "type"],
-        "description": "One input feature of a version, in the order rows are read.",
-        "properties": {
+        # `additionalProperties` (a boolean) and `$schema` are left undeclared: generators map
+        # a property of that name onto their own catch-all attribute and break.
+        description="The input row as JSON Schema (draft 2020-12); its boolean "
+        "`additionalProperties` says whether extra features are ignored.",
+    ),
+    "FeatureJsonSchemaProperty": _object(["type"], {"type": {"type": "string"}, **FEATURE_RULES}),
+    "Feature": _object(
+        ["name", "type"],
+        {
             "name": {"type": "string"},
             "type": {"type": "string", "enum": ["number", "integer", "boolean"]},
-            "minimum": {"type": "number"},
-            "maximum": {"type": "number"},
-            "enum": {"type": "array", "items": FEATURE_VALUE},
-            "description": {"type": "string"},
+            **FEATURE_RULES,
         },
-    },
+        description="One input feature of a version, in the order rows are read.",
+    ),
     "TwinReport": {
         "type": "object",
         "description": "Whether an ONNX twin serves the version, and why; empty when none was "
@@ -249,31 +310,30 @@ COMPONENTS = {
             "max_relative_diff": {"type": "number"},
         },
     },
-    "TokenPair": {
-        "type": "object",
-        "required": ["access", "refresh"],
-        "properties": {
+    "TokenPair": _object(
+        ["access", "refresh"],
+        {
             "access": {"type": "string", "description": "Send as `Authorization: Bearer ...`."},
             "refresh": {"type": "string", "description": "For auth_refresh; works once."},
         },
-    },
-    "BatchResult": {
-        "type": "object",
-        "required": ["id", "model", "version", "row_count", "outputs"],
-        "properties": {
+    ),
+    "BatchResult": _object(
+        ["id", "model", "version", "row_count", "outputs"],
+        {
             "id": {"type": "string", "format": "uuid"},
             "model": {"type": "string"},
             "version": {"type": "integer"},
             "row_count": {"type": "integer"},
             "outputs": {"type": "array", "items": _ref("RowOutput")},
         },
-    },
+    ),
 }
 
 PREDICTION_OUTPUT = {
     "oneOf": [
         _ref("ClassificationOutput"),
         _ref("RegressionOutput"),
+        _ref("ForecastOutput"),
         {"type": "array", "items": _ref("RowOutput")},
     ],
     "nullable": True,
@@ -289,38 +349,49 @@ METRICS = {
     "description": "Evaluation figures as uploaded.",
 }
 
+TRUTH = {
+    "oneOf": [
+        {"type": "string", "description": "A classifier's label."},
+        {"type": "number", "description": "A regressor's value."},
+        {"type": "array", "items": {"type": "number"}, "description": "A forecast's values."},
+    ],
+    "description": "The true outcome: one of the labels (classifier), a number (regressor), or "
+    "one number per forecast step (forecaster).",
+}
+
 # (component, property) -> schema, for properties the views fill with plain JSON.
 TYPED_PROPERTIES = {
-    ("Prediction", "input"): {**_nullable("FeatureRow"), "readOnly": True},
+    ("FeedbackInputRequest", "truth"): TRUTH,
+    ("Feedback", "truth"): {**TRUTH, "readOnly": True},
+    ("Prediction", "input"): {**_nullable("RowInput"), "readOnly": True},
     ("Prediction", "inputs"): {
         "type": "array",
-        "items": _ref("FeatureRow"),
+        "items": _ref("RowInput"),
         "nullable": True,
         "readOnly": True,
         "description": "A small batch's rows, in order; null for single rows and large batches.",
     },
     ("Prediction", "output"): PREDICTION_OUTPUT,
     ("Prediction", "error"): {**_nullable("PredictionError"), "readOnly": True},
-    ("PredictionList", "input"): {**_nullable("FeatureRow"), "readOnly": True},
+    ("PredictionList", "input"): {**_nullable("RowInput"), "readOnly": True},
     ("PredictionList", "output"): PREDICTION_OUTPUT,
     ("PredictionList", "error"): {**_nullable("PredictionError"), "readOnly": True},
     ("PredictionCreateRequest", "input"): {
-        "allOf": [_ref("FeatureRow")],
-        "description": "One row.",
+        "allOf": [_ref("RowInput")],
+        "description": "One row (for a forecast model, one forecast request).",
     },
     ("PredictionCreateRequest", "inputs"): {
         "type": "array",
-        "items": _ref("FeatureRow"),
+        "items": _ref("RowInput"),
         "description": "Many rows, in order.",
     },
     ("InputSchema", "json_schema"): _ref("FeatureJsonSchema"),
     ("Version", "input_schema"): {
-        "type": "array",
-        "items": _ref("Feature"),
+        "oneOf": [{"type": "array", "items": _ref("Feature")}, _ref("ForecastSpec")],
         "readOnly": True,
-        "description": "Ordered features: name, type, bounds/enum.",
+        "description": "Ordered features (name, type, bounds/enum); a forecast model's spec.",
     },
-    ("Version", "input_example"): {"allOf": [_ref("FeatureRow")], "readOnly": True},
+    ("Version", "input_example"): {"allOf": [_ref("RowInput")], "readOnly": True},
     ("Version", "labels"): {
         "type": "array",
         "items": {"type": "string"},
@@ -331,13 +402,14 @@ TYPED_PROPERTIES = {
     ("Version", "twin_report"): {"allOf": [_ref("TwinReport")], "readOnly": True},
     ("Version", "metrics"): METRICS,
     ("VersionSummary", "metrics"): METRICS,
-    ("InputSchema", "example"): _ref("FeatureRow"),
+    ("InputSchema", "example"): _ref("RowInput"),
 }
 
 _JSON_TEXT = "JSON text (a multipart field is a string): "
 UPLOAD_JSON_FIELDS = {
-    "input_schema": 'a list of features, e.g. `[{"name": "x", "type": "number", "minimum": 0}]`.',
-    "input_example": 'one valid row, e.g. `{"x": 1.5}`.',
+    "input_schema": 'a list of features, e.g. `[{"name": "x", "type": "number", "minimum": 0}]` '
+    '(a forecast model: its spec, e.g. `{"max_horizon": 30, "frequency": "D"}`).',
+    "input_example": 'one valid row, e.g. `{"x": 1.5}` (a forecast model: `{"horizon": 7}`).',
     "labels": 'a classifier\'s class labels in output order, e.g. `["a", "b"]`.',
     "metrics": 'an object of evaluation figures, e.g. `{"accuracy": 0.97}`.',
 }

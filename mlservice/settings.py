@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "billing",
     "inference",
     "webhooks",
+    "evidence",
     "rollout",
 ]
 
@@ -254,6 +255,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "predictions.models.Status",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "SourceEnum": "predictions.models.Prediction.Source",
+        "ReferenceSourceEnum": "evidence.models.ReferenceProfile.Source",
     },
 }
 
@@ -386,8 +389,33 @@ METRICS_ALLOWED_NETWORKS = [
 # Latency histograms cover predictions finished within this many seconds before the scrape.
 METRICS_LATENCY_WINDOW_SECONDS = env.int("METRICS_LATENCY_WINDOW_SECONDS", default=300)
 SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^metrics$"]
-# The staff dashboard keeps per-day rollups of settled days (before yesterday) this long.
+# The staff dashboard keeps per-day rollups of settled days this long (operations: before
+# yesterday; quality from feedback: before today, renewed by feedback on the day).
 ROLLUP_CACHE_SECONDS = env.int("ROLLUP_CACHE_SECONDS", default=7 * 86400)
+
+# --- Evidence: ground-truth feedback, live quality and drift ---------------------------------
+# Lines a bulk feedback CSV (`prediction_id,truth[,row]`) may have.
+FEEDBACK_CSV_MAX_ROWS = env.int("FEEDBACK_CSV_MAX_ROWS", default=100_000)
+# The longest window (?window=) quality and drift may be asked over.
+EVIDENCE_MAX_WINDOW_DAYS = env.int("EVIDENCE_MAX_WINDOW_DAYS", default=365)
+# A numeric feature drifts when its population stability index or its two-sample
+# Kolmogorov-Smirnov statistic is over these; an enum feature when its PSI is, or when the
+# share of values the reference never had is over DRIFT_UNSEEN_THRESHOLD.
+DRIFT_PSI_THRESHOLD = env.float("DRIFT_PSI_THRESHOLD", default=0.2)
+DRIFT_KS_THRESHOLD = env.float("DRIFT_KS_THRESHOLD", default=0.15)
+DRIFT_UNSEEN_THRESHOLD = env.float("DRIFT_UNSEEN_THRESHOLD", default=0.05)
+# Reference histograms: bins per numeric feature (cut at reference quantiles), values kept
+# for the KS test, and the rows a reference CSV may have.
+DRIFT_BINS = env.int("DRIFT_BINS", default=10)
+DRIFT_REFERENCE_SAMPLE = env.int("DRIFT_REFERENCE_SAMPLE", default=5000)
+DRIFT_REFERENCE_MAX_ROWS = env.int("DRIFT_REFERENCE_MAX_ROWS", default=100_000)
+# Recent inputs compared per window: at most this many, spread over the window; fewer than
+# DRIFT_MIN_ROWS give no verdict.
+DRIFT_SAMPLE_ROWS = env.int("DRIFT_SAMPLE_ROWS", default=10_000)
+DRIFT_MIN_ROWS = env.int("DRIFT_MIN_ROWS", default=50)
+# Quality and PSI gauges on /metrics cover this window and are recomputed at most this often.
+EVIDENCE_METRICS_WINDOW_SECONDS = env.int("EVIDENCE_METRICS_WINDOW_SECONDS", default=7 * 86400)
+EVIDENCE_METRICS_CACHE_SECONDS = env.int("EVIDENCE_METRICS_CACHE_SECONDS", default=300)
 
 # --- Billing: credits and usage limits ---------------------------------------------------------
 # Credits every new account starts with (granted on first use, kept in the ledger).

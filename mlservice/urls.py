@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("predictions.urls")),
     path("billing/", include("billing.urls")),
     path("", include("webhooks.urls")),
+    path("", include("evidence.urls")),
     path("", include("rollout.urls")),
 ]
 

@@ -33,13 +33,39 @@ def _nice_max(value: float) -> float:
     )
 
 
+def _runs(values: list[float | None]) -> list[list[tuple[int, float]]]:
+    """The (index, value) stretches of `values` without a None."""
+    runs: list[list[tuple[int, float]]] = [[]]
+    for i, value in enumerate(values):
+        if value is None:
+            runs.append([])
+        else:
+            runs[-1].append((i, value))
+    return [run for run in runs if run]
+
+
+def _polyline(points: list[tuple[float, float]], color: str, name: str) -> str:
+    """A series' line through `points`; a lone point is drawn as a dot."""
+    text = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    line = (
+        f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{text}">'
+        f"<title>{escape(name)}</title></polyline>"
+    )
+    if len(points) == 1:
+        x, y = points[0]
+        line += f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>'
+    return line
+
+
 def line_chart(
-    days: list[date], series: dict[str, list[float]], *, title: str, width: int = 720
+    days: list[date], series: dict[str, list[float | None]], *, title: str, width: int = 720
 ) -> SafeString:
-    """One polyline per series over `days` (the x axis), with a legend."""
+    """One polyline per series over `days` (the x axis), with a legend; None is no value."""
     height, left, right, top, bottom = 240, 48, 12, 12, 56
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = _nice_max(max((v for values in series.values() for v in values), default=0))
+    peak = _nice_max(
+        max((v for values in series.values() for v in values if v is not None), default=0)
+    )
     body = []
     for i in range(5):  # horizontal grid with labels
         y = top + plot_h - plot_h * i / 4
@@ -58,14 +84,9 @@ def line_chart(
             )
     for n, (name, values) in enumerate(series.items()):
         color = PALETTE[n % len(PALETTE)]
-        points = " ".join(
-            f"{left + i * step:.1f},{top + plot_h - plot_h * v / peak:.1f}"
-            for i, v in enumerate(values)
-        )
-        body.append(
-            f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{points}">'
-            f"<title>{escape(name)}</title></polyline>"
-        )
+        for run in _runs(values):  # a day without a value (None) breaks the line
+            points = [(left + i * step, top + plot_h - plot_h * v / peak) for i, v in run]
+            body.append(_polyline(points, color, name))
         lx = left + (n % 4) * (plot_w / 4)
         ly = height - 20 + (n // 4) * 14
         body.append(

@@ -1,6 +1,6 @@
 """The staff operations dashboard at /admin/dashboard/: per model version, predictions per day,
-failure rate, p50/p95 latency and model loads (cold starts) over a window (?days=7), plus the
-queue and live workers."""
+failure rate, p50/p95 latency and model loads (cold starts) over a window (?days=7), the queue
+and live workers, and the evidence: quality from feedback per day and drift (PSI) per feature."""
 
 from datetime import timedelta
 
@@ -10,7 +10,9 @@ from django.http import HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from evidence import monitoring
 from ops import charts, stats
+from registry.models import ModelVersion
 
 MAX_DAYS = 90
 WINDOW_CHOICES = (1, 7, 30, 90)
@@ -36,6 +38,7 @@ def dashboard(request):
         "versions": versions,
         "queue": stats.queue_status(),
         **_charts(versions, first_day, days),
+        **_evidence_charts(versions, first_day, days),
     }
     return TemplateResponse(request, "ops/dashboard.html", context)
 
@@ -71,3 +74,29 @@ def _charts(versions: list[stats.VersionStats], first_day, days: int) -> dict:
         unit="%",
     )
     return {"per_day_chart": per_day, "latency_chart": latency, "failure_chart": failures}
+
+
+def _evidence_charts(versions: list[stats.VersionStats], first_day, days: int) -> dict:
+    """Quality per day (one chart per metric: accuracy, MAE, MAPE) and the PSI of each feature
+    of the versions with predictions in the window; only the charts that have data."""
+    day_axis = [first_day + timedelta(days=i) for i in range(days)]
+    quality = [
+        (
+            title,
+            charts.line_chart(
+                day_axis,
+                {label: [values.get(day) for day in day_axis] for label, values in series.items()},
+                title=f"{title} per day, from feedback",
+            ),
+        )
+        for title, series in monitoring.daily_quality(first_day, day_axis[-1]).items()
+    ]
+    by_id = {version.pk: version for version in ModelVersion.objects.select_related("model")}
+    psi_rows = [
+        (f"{v.label} {feature}", [entry["psi"]])
+        for v in versions
+        if v.total and v.version_id in by_id
+        for feature, entry in monitoring.drift_entries(by_id[v.version_id], timedelta(days=days))
+    ]
+    psi = charts.bar_chart(psi_rows, legend=["PSI"], title="Drift: PSI per feature")
+    return {"quality_charts": quality, "psi_chart": psi if psi_rows else None}

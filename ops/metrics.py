@@ -13,6 +13,10 @@ host) answers and include what the workers did:
 - mlservice_model_load_seconds{model,version}: gauge histogram of the model loads (cold starts)
   in workers over the same window
 - mlservice_queue_depth{queue}, mlservice_workers{queue}, mlservice_redis_up
+- mlservice_quality{model,version,metric}: live quality from feedback (accuracy, log_loss, mae,
+  rmse, r2, mape), and mlservice_drift_psi{model,version,feature} /
+  mlservice_drift_flagged{model,version,feature}: drift of aliased versions' inputs, both over
+  EVIDENCE_METRICS_WINDOW_SECONDS and cached for EVIDENCE_METRICS_CACHE_SECONDS
 
 Access: `Authorization: Bearer <METRICS_TOKEN>`, or a client address in METRICS_ALLOWED_NETWORKS.
 """
@@ -32,6 +36,7 @@ from prometheus_client import multiprocess
 from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from evidence import monitoring
 from mlservice.errors import error_body
 from ops import stats
 
@@ -76,6 +81,8 @@ class PredictionCollector(Collector):
             labels,
         )
 
+        yield from _evidence()
+
         queue = stats.queue_status()
         up = GaugeMetricFamily("mlservice_redis_up", "1 when Redis answered this scrape.")
         up.add_metric([], 0 if queue.error else 1)
@@ -91,6 +98,27 @@ class PredictionCollector(Collector):
             )
             workers.add_metric([queue.name], queue.worker_count)
             yield workers
+
+
+def _evidence():
+    gauges = monitoring.gauges()
+    families = (
+        ("mlservice_quality", "Live quality from feedback, by metric.", "metric", gauges.quality),
+        ("mlservice_drift_psi", "Population stability index of inputs.", "feature", gauges.psi),
+    )
+    for name, documentation, label, rows in families:
+        family = GaugeMetricFamily(name, documentation, labels=["model", "version", label])
+        for model, number, key, value in rows:
+            family.add_metric([model, str(number), key], value)
+        yield family
+    flagged = GaugeMetricFamily(
+        "mlservice_drift_flagged",
+        "1 for each feature whose drift is over its threshold.",
+        labels=["model", "version", "feature"],
+    )
+    for model, number, feature in gauges.flagged:
+        flagged.add_metric([model, str(number), feature], 1)
+    yield flagged
 
 
 def _histograms(name: str, documentation: str, histograms: dict, labels: dict):

@@ -8,14 +8,13 @@ model loads (cold starts, `ModelLoad`) are few and read through their `loaded_at
 """
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import connection, transaction
 from redis import RedisError
 from rq import Worker
 
+from mlservice import rollups as day_rollups
 from predictions.models import ModelLoad, Prediction, ShadowRun, Status
 from predictions.queue import get_queue
 from registry.models import Alias, MLModel, ModelVersion
@@ -198,31 +197,9 @@ def _day_rollups(start: date, end: date) -> dict[date, dict[int, dict]]:
 def rollups(first_day: date, today: date) -> dict[date, dict[int, dict]]:
     """Day rollups from `first_day` to `today`. Days before yesterday are settled (nothing is
     created in them any more, and almost everything created in them has finished): they are
-    computed once and kept in the cache for ROLLUP_CACHE_SECONDS. Yesterday and today are always
+    computed once and kept in the cache (`mlservice.rollups`). Yesterday and today are always
     read live."""
-    settled_end = today - timedelta(days=2)
-    keys = {}
-    day = first_day
-    while day <= settled_end:
-        keys[day] = f"ops:rollup:v1:{day.isoformat()}"
-        day += timedelta(days=1)
-    cached = cache.get_many(list(keys.values())) if keys else {}
-    result = {d: cached[k] for d, k in keys.items() if k in cached}
-    missing = [d for d in keys if d not in result]
-    if missing:
-        fresh = _day_rollups(min(missing), max(missing))
-        to_store = {}
-        for d in missing:
-            result[d] = fresh.get(d, {})
-            to_store[keys[d]] = result[d]
-        cache.set_many(to_store, timeout=settings.ROLLUP_CACHE_SECONDS)
-    live_start = max(first_day, settled_end + timedelta(days=1))
-    if live_start <= today:
-        live = _day_rollups(live_start, today)
-        for d in range((today - live_start).days + 1):
-            day = live_start + timedelta(days=d)
-            result[day] = live.get(day, {})
-    return result
+    return day_rollups.by_day("ops:rollup:v2", first_day, today, _day_rollups, live_days=2)
 
 
 @dataclass

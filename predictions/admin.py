@@ -8,7 +8,7 @@ from django.utils.text import Truncator
 from mlservice.errors import ServiceError
 from predictions import actions
 from predictions.models import ModelLoad, Prediction, ShadowRun, Status
-from registry.admin import ReadOnlyAdmin
+from registry.admin import ActionsOnlyAdmin, ReadOnlyAdmin
 
 
 def readable_seconds(seconds: float) -> str:
@@ -49,7 +49,7 @@ def short_result(prediction: Prediction) -> str:
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(ActionsOnlyAdmin):
     # Short columns, so the list fits a 1400-pixel screen beside the sidebars.
     list_display = (
         "short_id",
@@ -90,13 +90,6 @@ class PredictionAdmin(admin.ModelAdmin):
         "model_load",
         "lease_expires_at",
     )
-    readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and request.user.is_staff
 
     @admin.display(description="id", ordering="id")
     def short_id(self, obj):

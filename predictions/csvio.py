@@ -2,6 +2,8 @@
 
 import csv
 import io
+import itertools
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
@@ -114,37 +116,42 @@ def read_matrix(upload, version: ModelVersion, *, max_rows: int) -> np.ndarray |
     stream = getattr(upload, "file", upload)  # the real file object: numpy iterates it in C
     schema = version.input_schema
     rows, quoted = scan_lines(stream, max_line_bytes=max_line_bytes(version), max_rows=max_rows)
-    matrix = _numbers(stream, version, rows, quoted=False)
+    matrix, failure = _numbers(stream, version, rows, quoted=False)
     if matrix is not None and within_schema(matrix, schema):
         return matrix
     # Row by row costs a Python object per value: a file too large for that is read by numpy
-    # with quotes, else column by column, and refused at its first problem rather than with
-    # every problem named.
+    # with quotes, else column by column, and refused at a problem rather than with every
+    # problem named.
     if rows * len(schema) <= ROW_BY_ROW_MAX_VALUES:
         return None
     if matrix is None and quoted:
-        matrix = _numbers(stream, version, rows, quoted=True)
+        matrix, failure = _numbers(stream, version, rows, quoted=True)
     if matrix is not None:
         if within_schema(matrix, schema):
             return matrix
         problem = _value_problem(matrix, version)
-        if problem is not None:
-            raise problem
+    else:
+        problem = _failed_value(stream, version, failure)
+    if problem is not None:
+        raise problem
     return _read_large(stream, version, rows)
 
 
-def _numbers(stream, version: ModelVersion, rows: int, *, quoted: bool) -> np.ndarray | None:
-    """numpy's matrix of the file (schema order) when every value is a number; else None."""
+def _numbers(
+    stream, version: ModelVersion, rows: int, *, quoted: bool
+) -> tuple[np.ndarray | None, str | None]:
+    """numpy's matrix of the file (schema order) when every value is a number; else None, and
+    numpy's message when it stopped at a value."""
     try:
         header, matrix = _load_numbers(stream, version, rows, quoted)
-    except ValueError:  # not UTF-8, not a number, a line with too few or many values
-        return None
+    except ValueError as exc:  # not UTF-8, not a number, a line with too few or many values
+        return None, str(exc)
     finally:
         stream.seek(0)
     if matrix is None:
-        return None
+        return None, None
     order = {name: i for i, name in enumerate(header)}
-    return matrix[:, [order[name] for name in version.feature_names]]
+    return matrix[:, [order[name] for name in version.feature_names]], None
 
 
 def _value_problem(matrix: np.ndarray, version: ModelVersion) -> CSVError | None:
@@ -263,14 +270,71 @@ def _chunk_matrix(
 def _first_problem(
     records: list[list[str]], lines: list[int], index: list[int], version: ModelVersion
 ) -> CSVError:
-    schema = version.input_schema
     for record, line in zip(records, lines, strict=True):
-        row = {
-            f["name"]: features.from_text(record[i], f) for i, f in zip(index, schema, strict=True)
-        }
-        for name, message in row_errors(row, schema).items():
+        for name, message in _record_errors(record, index, version).items():
             return CSVError(f"Line {line}, {name}: {message}")
     raise AssertionError("a column was refused but no value has a problem")
+
+
+def _record_errors(record: list[str], index: list[int], version: ModelVersion) -> dict:
+    """What is wrong with a record's values (`row_errors`), read as `features` reads text."""
+    schema = version.input_schema
+    row = {f["name"]: features.from_text(record[i], f) for i, f in zip(index, schema, strict=True)}
+    return row_errors(row, schema)
+
+
+# numpy's words when a value is not a number: the field (as Latin-1, its repr cut at 100
+# characters), its row (from 0 after the header, blank lines not counted) and column (from 1).
+_NOT_A_NUMBER = re.compile(r"could not convert string (.+) to float64 at row (\d+), column (\d+)\.")
+_SHOWN_CHARACTERS = 100
+
+
+def _failed_value(stream, version: ModelVersion, failure: str | None) -> CSVError | None:
+    """The problem of the line numpy stopped at, named as `_read_large` would name it, so that
+    a large file is not read a second time to find it. That line is read alone and its value
+    checked by `features`; None (the file is then read again) when numpy named no value, or
+    the line is not certainly numpy's row or does not hold a problem at that value."""
+    found = _NOT_A_NUMBER.fullmatch(failure or "")
+    if found is None:
+        return None
+    shown, row, column = found.group(1), int(found.group(2)), int(found.group(3))
+    located = _row_line(stream, row)
+    if located is None:
+        return None
+    header, line, record = located
+    if len(record) != len(header) or not 0 < column <= len(record):
+        return None
+    if repr(record[column - 1].encode().decode("latin-1"))[:_SHOWN_CHARACTERS] != shown:
+        return None
+    index = [header.index(name) for name in version.feature_names]
+    errors = _record_errors(record, index, version)
+    if header[column - 1] not in errors:
+        return None
+    name, message = next(iter(errors.items()))
+    return CSVError(f"Line {line}, {name}: {message}")
+
+
+def _row_line(stream, row: int) -> tuple[list[str], int, list[str]] | None:
+    """The header, and the line number and fields of the `row`-th non-blank line after it (from
+    0, as numpy counts rows). None when a line up to it may not be one whole record (an odd
+    number of quotes, a CR not before its LF), as the csv module and numpy would then count
+    lines and rows apart, or when it is not UTF-8."""
+    stream.seek(0)
+    try:
+        header, seen = stream.readline(), -1
+        for number, raw in enumerate(itertools.chain([header], stream), start=1):
+            if raw.count(b'"') % 2 or raw.count(b"\r") > raw.endswith(b"\r\n"):
+                return None
+            if number > 1 and raw.strip(b"\r\n"):
+                seen += 1
+                if seen == row:
+                    record = next(csv.reader([raw.decode()]), [])
+                    return _fields(header.decode("utf-8-sig"), True), number, record
+        return None
+    except UnicodeDecodeError:
+        return None
+    finally:
+        stream.seek(0)
 
 
 def read_rows(upload, version: ModelVersion, *, max_rows: int) -> list[dict]:

@@ -19,12 +19,11 @@ from registry.selectors import version_route
 from registry.validation import InvalidInput, validate_batch, validate_rows
 
 
-class TooManyRows(ServiceError):
-    default_code = "too_many_rows"
+class TooManyRows(ServiceError, code="too_many_rows"):
+    pass
 
 
-class IdempotencyConflict(Conflict):
-    default_code = "idempotency_conflict"
+class IdempotencyConflict(Conflict, code="idempotency_conflict"):
     default_detail = "This Idempotency-Key was already used with a different request body."
 
 
@@ -83,14 +82,14 @@ def prediction_create(
     else:
         [row] = validate_rows([row], version, field="input", batch=False)
     prediction = _new_prediction(
+        version,
+        version_ref,
+        matrix,
         id=prediction_id,
         route=route,
         user=user,
-        version=version,
-        version_ref=version_ref,
         source=source,
-        row=row,
-        matrix=matrix,
+        input=row,
         idempotency_key=idempotency_key or None,
         request_fingerprint=request_fingerprint,
         retry_of=retry_of,
@@ -118,18 +117,16 @@ def _route(user, model_name: str, version_ref, prediction_id) -> tuple[ModelVers
     return version_route(user=user, model_name=model_name, ref=version_ref, split_key=key)
 
 
-def _new_prediction(*, user, version, version_ref, source, row, matrix, **fields) -> Prediction:
+def _new_prediction(version, version_ref, matrix, /, **fields) -> Prediction:
+    """The unsaved row, with what follows from the version and the size of the batch."""
     row_count = 1 if matrix is None else len(matrix)
     return Prediction(
-        user=user,
         model=version.model,
         version=version,
         requested_version=str(version_ref if version_ref not in (None, "") else "production")[:64],
         is_batch=matrix is not None,
-        source=source,
         row_count=row_count,
         cost=version.price_per_row * row_count,
-        input=row,
         **fields,
     )
 

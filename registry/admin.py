@@ -485,6 +485,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ActionsOnlyAdmin(admin.ModelAdmin):
+    """Rows the service writes: staff read them and run the list's actions, never add or edit."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields or ()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for actions to show; the change form itself has no editable fields.
+        return obj is None and request.user.is_staff
+
+
 @admin.register(AliasMove)
 class AliasMoveAdmin(ReadOnlyAdmin):
     list_display = (
@@ -504,16 +518,12 @@ class AliasMoveAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Alias)
-class AliasAdmin(ReadOnlyAdmin):
+class AliasAdmin(ActionsOnlyAdmin, ReadOnlyAdmin):
     list_display = ("model", "name", "version", "updated_by", "updated_at")
     list_filter = ("name",)
     search_fields = ("model__name", "name")
     list_select_related = ("model", "version", "updated_by")
     actions = ["rollback"]
-
-    def has_change_permission(self, request, obj=None):
-        # Needed for actions to show; the change form itself has no editable fields.
-        return obj is None and request.user.is_staff
 
     @admin.action(description="Roll back to the previous version")
     def rollback(self, request, queryset):

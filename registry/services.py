@@ -12,21 +12,18 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
-from rest_framework import status
 
 from mlservice.errors import Conflict, NotFound, ServiceError
 from registry import runtimes, validation
 from registry.models import Alias, AliasMove, AuditEvent, MLModel, ModelVersion, Task
 
 
-class InvalidArtifact(ServiceError):
-    default_code = "invalid_artifact"
+class InvalidArtifact(ServiceError, code="invalid_artifact"):
     default_detail = "The model artifact was rejected."
 
 
-class ArtifactTooLarge(InvalidArtifact):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
+class ArtifactTooLarge(InvalidArtifact, status_code=413, code="too_large"):
+    pass
 
 
 def _audit(model: MLModel, action: str, actor, version=None, **details) -> None:

@@ -21,8 +21,7 @@ from registry.schemas import (
 MAX_REPORTED_ERRORS = 100
 
 
-class InvalidInput(ServiceError):
-    default_code = "invalid_input"
+class InvalidInput(ServiceError, code="invalid_input"):
     default_detail = "The input does not match the model's schema."
 
 

@@ -11,8 +11,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from evidence.selectors import parse_window
 from mlservice.errors import NotFound, ServiceError
-from mlservice.windows import parse_window
 from registry import selectors as registry_selectors
 from registry import services as registry_services
 from registry.models import PRODUCTION, Alias
@@ -63,7 +63,8 @@ def _comparison_context(request, model, alias) -> dict:
     number = request.GET.get("candidate") or (under_test[0] if under_test else None)
     if alias is None or number is None:
         return {"candidates": under_test}
-    window, length = parse_window(request.GET.get("window"))
+    window = request.GET.get("window") or "24h"
+    length = parse_window(window)
     comparison = selectors.comparison_get(
         user=request.user,
         model_name=model.name,

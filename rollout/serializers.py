@@ -12,7 +12,10 @@ class CompareQuerySerializer(serializers.Serializer):
         max_length=64, required=False, default="production", help_text="Number or alias."
     )
     window = serializers.CharField(
-        max_length=16, required=False, default="24h", help_text="e.g. 30m, 24h, 7d (up to 90d)."
+        max_length=16,
+        required=False,
+        default="24h",
+        help_text="e.g. 30m, 24h, 7d (up to EVIDENCE_MAX_WINDOW_DAYS).",
     )
 
 

@@ -3,7 +3,7 @@ from rest_framework import generics
 from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 
-from mlservice.windows import parse_window
+from evidence.selectors import parse_window
 from rollout import selectors
 from rollout.serializers import (
     CompareQuerySerializer,
@@ -27,7 +27,8 @@ class CompareView(generics.GenericAPIView):
         side by side; with each version's own traffic through the alias (a canary split)."""
         query = CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        window, length = parse_window(query.validated_data["window"])
+        window = query.validated_data["window"]
+        length = parse_window(window)
         comparison = selectors.comparison_get(
             user=request.user,
             model_name=model_name,

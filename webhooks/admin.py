@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from mlservice.errors import ServiceError
+from registry.admin import ActionsOnlyAdmin
 from webhooks import services
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint
 
@@ -29,17 +30,7 @@ class EndpointAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     actions = ["send_test"]
     # The URL is checked by the owner's API calls; staff may only turn an endpoint off or on.
-    fields = (
-        "id",
-        "owner",
-        "url",
-        "events",
-        "active",
-        "disabled_reason",
-        "failing_since",
-        "created_at",
-        "updated_at",
-    )
+    fields = ("owner", *Endpoint.SHOWN_FIELDS)
     readonly_fields = tuple(f for f in fields if f != "active")
 
     def has_add_permission(self, request):
@@ -73,7 +64,7 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ActionsOnlyAdmin):
     list_display = (
         "created_at",
         "event",
@@ -104,13 +95,6 @@ class DeliveryAdmin(admin.ModelAdmin):
         "finished_at",
         "pretty_payload",
     )
-    readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and request.user.is_staff
 
     @admin.display(description="payload")
     def pretty_payload(self, obj):

@@ -71,6 +71,19 @@ class Endpoint(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # What its owner is shown of an endpoint (the API), and staff besides the owner (the admin):
+    # everything but the secret.
+    SHOWN_FIELDS = (
+        "id",
+        "url",
+        "events",
+        "active",
+        "disabled_reason",
+        "failing_since",
+        "created_at",
+        "updated_at",
+    )
+
     class Meta:
         ordering = ["-created_at"]
 

@@ -10,16 +10,7 @@ def _event() -> serializers.ChoiceField:
 class EndpointSerializer(serializers.ModelSerializer):
     class Meta:
         model = Endpoint
-        fields = (
-            "id",
-            "url",
-            "events",
-            "active",
-            "disabled_reason",
-            "failing_since",
-            "created_at",
-            "updated_at",
-        )
+        fields = Endpoint.SHOWN_FIELDS
         read_only_fields = fields
 
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import serializers, status
+from rest_framework import serializers
 from standardwebhooks.webhooks import Webhook
 
 from mlservice import rawsql
@@ -32,14 +32,11 @@ logger = logging.getLogger(__name__)
 _TIMESTAMP = serializers.DateTimeField()
 
 
-class URLRefused(ServiceError):
-    default_code = "url_refused"
+class URLRefused(ServiceError, code="url_refused"):
     default_detail = "Webhooks cannot be sent to this URL."
 
 
-class TooManyEndpoints(ServiceError):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "too_many_endpoints"
+class TooManyEndpoints(ServiceError, status_code=409, code="too_many_endpoints"):
     default_detail = "You have as many webhook endpoints as allowed; delete one first."
 
 

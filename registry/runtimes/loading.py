@@ -6,18 +6,9 @@ import os
 from pathlib import Path
 
 from registry import forecasts
+from registry.runtimes import base
 from registry.runtimes.archives import check_archive
-from registry.runtimes.base import (
-    CLASSIFICATION,
-    FORECAST,
-    REGRESSION,
-    TASKS,
-    ArtifactError,
-    Format,
-    PathLike,
-    Predictor,
-    describe,
-)
+from registry.runtimes.base import ArtifactError, Format, PathLike, Predictor, describe
 from registry.runtimes.forecasters import LagForecaster, check_answer
 from registry.runtimes.formats import FORMATS
 from registry.runtimes.isolation import DEFAULT_LIMITS, IsolationLimits, run_isolated
@@ -73,12 +64,15 @@ def _load(entry: Format, source, **spec) -> Predictor:
 def _load_for_task(entry: Format, path, *, task: str, input_schema, labels) -> Predictor:
     """A forecast version in a regressor's format is that regressor run on lags of the series;
     a forecaster's own format (Prophet) serves the forecast task only."""
-    if task == FORECAST and not entry.forecaster:
+    if task == base.FORECAST and not entry.forecaster:
         regressor = entry.load(
-            path, task=REGRESSION, input_schema=forecasts.model_features(input_schema), labels=None
+            path,
+            task=base.REGRESSION,
+            input_schema=forecasts.model_features(input_schema),
+            labels=None,
         )
         return LagForecaster(regressor, spec=input_schema)
-    if entry.forecaster and task != FORECAST:
+    if entry.forecaster and task != base.FORECAST:
         raise ArtifactError(
             f"a {entry.name} model forecasts; register it under a forecast model",
             code="task_mismatch",
@@ -94,8 +88,8 @@ def _format(fmt: str, task: str) -> Format:
     # These are the caller's bugs, not the uploader's: the API restricts both to choices.
     if fmt not in FORMATS:
         raise ValueError(f"unknown artifact format {fmt!r}; expected one of {tuple(FORMATS)}")
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+    if task not in base.TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {base.TASKS}")
     return FORMATS[fmt]
 
 
@@ -191,7 +185,7 @@ def _check_pickle_policy(entry: Format, allow_pickle: bool, expected_sha256: str
 
 
 def _run_example(predictor: Predictor, input_example: dict) -> dict:
-    if predictor.task == FORECAST:
+    if predictor.task == base.FORECAST:
         errors = forecasts.request_errors(input_example, predictor.input_schema)
         if errors:
             raise ArtifactError(
@@ -220,14 +214,14 @@ def _run_example(predictor: Predictor, input_example: dict) -> dict:
 
 def check_output(output: dict, *, task: str, labels: list[str] | None, example: dict) -> None:
     """Refuse an input example's output that does not fit the task (`example_failed`)."""
-    if task == FORECAST:
+    if task == base.FORECAST:
         check_answer(output, example[forecasts.HORIZON])
     else:
         _check_example_output(output, task, labels)
 
 
 def _check_example_output(output: dict, task: str, labels: list[str] | None) -> None:
-    if task == CLASSIFICATION:
+    if task == base.CLASSIFICATION:
         probabilities = output.get("probabilities")
         valid = (
             output.get("label") in (labels or [])

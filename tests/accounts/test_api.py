@@ -7,8 +7,8 @@ from django.conf import settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
-from tests.conftest import client_for
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.support.api import client_for
+from tests.support.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 

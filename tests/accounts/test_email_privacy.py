@@ -7,7 +7,7 @@ from django.core import mail
 from rq import SimpleWorker
 
 from accounts.models import User
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

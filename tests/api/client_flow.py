@@ -27,6 +27,8 @@ from mlservice_api_client.models import (  # noqa: E402
     ClassificationOutput,
     Error,
     FeatureRow,
+    ForecastOutput,
+    ForecastRequest,
     LoginRequest,
     PredictionCreateRequest,
     PredictionCSVRequest,
@@ -58,7 +60,7 @@ assert refreshed.access and refreshed.refresh != tokens.refresh
 user = AuthenticatedClient(base_url=BASE_URL, token=refreshed.access)
 
 models = models_list.sync(client=user)
-assert {"iris", "pricey"} <= {model.name for model in models.results}, models
+assert {"iris", "pricey", "demand"} <= {model.name for model in models.results}, models
 
 schema = models_schema.sync("iris", client=user)
 assert schema.json_schema.required == list(SETOSA), schema.json_schema
@@ -74,6 +76,18 @@ done = predictions_retrieve.sync(submitted.parsed.id, client=user, wait=30)
 assert done.status == StatusEnum.SUCCEEDED, done
 assert isinstance(done.output, ClassificationOutput) and done.output.label == "setosa"
 assert abs(sum(done.output.probabilities.to_dict().values()) - 1) < 1e-6
+
+demand = models_schema.sync("demand", client=user)
+forecast_request = ForecastRequest.from_dict({**demand.example.to_dict(), "horizon": 7})
+submitted = predictions_create.sync_detailed(
+    client=user, body=PredictionCreateRequest(model="demand", input_=forecast_request)
+)
+assert submitted.status_code == 202, submitted.content
+forecast = predictions_retrieve.sync(submitted.parsed.id, client=user, wait=30)
+assert forecast.status == StatusEnum.SUCCEEDED, forecast
+assert isinstance(forecast.output, ForecastOutput), forecast.output
+assert [step.step for step in forecast.output.forecast] == [1, 2, 3, 4, 5, 6, 7]
+assert all(isinstance(step.value, float) for step in forecast.output.forecast)
 
 batch = predictions_create.sync(
     client=user,
@@ -95,6 +109,7 @@ history = predictions_list.sync(
     client=user, model="iris", status=[PredictionsListStatusItem.SUCCEEDED]
 )
 assert {p.id for p in history.results} == {done.id, batch.id}, history
+assert [p.id for p in predictions_list.sync(client=user, model="demand").results] == [forecast.id]
 assert predictions_list.sync(client=user, model="pricey").count == 0
 
 balance = billing_balance.sync(client=user)

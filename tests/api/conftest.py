@@ -7,25 +7,17 @@ TypeScript are npm packages installed under the same directory.
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.commands import run
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("OPENAPI_TOOLS_DIR", ROOT / ".venv-tools"))
 PYTHON_GENERATOR = "openapi-python-client==0.29.0"
 NPM_PACKAGES = ["openapi-typescript@7.13.0", "typescript@5.9.3"]
-
-
-def _run(*command, cwd=None, timeout=600):
-    done = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if done.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, command))} failed:\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +27,8 @@ def python_tools() -> Path:
     stamp = venv / f".{PYTHON_GENERATOR}"
     if not stamp.exists():
         shutil.rmtree(venv, ignore_errors=True)
-        _run(sys.executable, "-m", "venv", venv)
-        _run(venv / "bin/python", "-m", "pip", "install", "--quiet", PYTHON_GENERATOR)
+        run(sys.executable, "-m", "venv", venv)
+        run(venv / "bin/python", "-m", "pip", "install", "--quiet", PYTHON_GENERATOR)
         stamp.touch()
     return venv / "bin"
 
@@ -51,6 +43,6 @@ def node_tools() -> Path:
     if not stamp.exists():
         prefix.mkdir(parents=True, exist_ok=True)
         (prefix / "package.json").write_text('{"private": true}\n')
-        _run("npm", "install", "--silent", "--no-audit", "--no-fund", *NPM_PACKAGES, cwd=prefix)
+        run("npm", "install", "--silent", "--no-audit", "--no-fund", *NPM_PACKAGES, cwd=prefix)
         stamp.touch()
     return prefix / "node_modules/.bin"

@@ -45,7 +45,7 @@ export async function flow(): Promise<string> {
     auth,
   );
   const required: string[] = schema.json_schema.required;
-  const row: Schemas["FeatureRow"] = schema.example;
+  const row: Schemas["RowInput"] = schema.example;
 
   const submit: Schemas["PredictionCreateRequest"] = { model: "iris", input: row };
   const accepted = await call<Json<"predictions_create", 202>>(
@@ -62,11 +62,27 @@ export async function flow(): Promise<string> {
     const probability: number = output.probabilities[output.label];
     label = `${output.label} ${probability}`;
   }
+  const demand: Schemas["ForecastRequest"] = { horizon: 7, history: [1, 2, 3], history_end: "2025-12-30" };
+  const planned = await call<Json<"predictions_create", 202>>(
+    "/api/v1/predictions/",
+    json({ model: "demand", input: demand }, token),
+  );
+  const forecast = await call<Json<"predictions_retrieve", 200>>(
+    `/api/v1/predictions/${planned.id}/?wait=30`,
+    auth,
+  );
+  let steps: [number, number, string | undefined][] = [];
+  const planOutput = forecast.output;
+  if (planOutput && !Array.isArray(planOutput) && "forecast" in planOutput) {
+    steps = planOutput.forecast.map((s) => [s.step, s.value, s.timestamp]);
+  }
   const result = await call<Schemas["BatchResult"]>(
     `/api/v1/predictions/${accepted.id}/result/`,
     auth,
   );
-  const values = result.outputs.map((o) => ("value" in o ? o.value : o.label));
+  const values = result.outputs.map((o) =>
+    "value" in o ? o.value : "label" in o ? o.label : o.forecast.length,
+  );
 
   const history = await call<Json<"predictions_list", 200>>(
     "/api/v1/predictions/?status=succeeded&model=iris",
@@ -88,5 +104,5 @@ export async function flow(): Promise<string> {
   const limited = await call<Json<"predictions_create", 429>>("/api/v1/predictions/", auth);
   const retryAfter: number | undefined = limited.error.retry_after;
 
-  return JSON.stringify([required, label, values, statuses, balance.available, fields, shortBy, retryAfter]);
+  return JSON.stringify([required, label, steps, values, statuses, balance.available, fields, shortBy, retryAfter]);
 }

@@ -13,10 +13,10 @@ import pytest
 
 from mlservice.redis import redis_connection
 from predictions.cache import predictors
-from registry import services as registry_services
-from tests.api.conftest import _run
-from tests.predictions.conftest import run_worker
-from tests.registry.conftest import IRIS, artifacts  # noqa: F401 - the session fixture
+from registry import demo
+from tests.support.commands import run
+from tests.support.factories import MLModelFactory, ModelVersionFactory
+from tests.support.workers import run_worker
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = "mlservice_api_client"
@@ -36,7 +36,8 @@ def served_schema(live_server, tmp_path) -> Path:
 
 @pytest.fixture
 def catalogue(transactional_db, artifacts, settings, tmp_path):  # noqa: F811
-    """iris (free) and `pricey` (the same model at more than a new account's grant per row)."""
+    """iris (free), `pricey` (the same model at more than a new account's grant per row) and
+    `demand` (a forecast model)."""
     settings.MEDIA_ROOT = tmp_path / "media"
     redis_connection().flushdb()
     predictors.clear()
@@ -44,20 +45,26 @@ def catalogue(transactional_db, artifacts, settings, tmp_path):  # noqa: F811
         ("iris", Decimal(0)),
         ("pricey", Decimal(settings.BILLING_STARTING_GRANT) + 1),
     ):
-        model = registry_services.model_create(name=name, task="classification")
-        version = registry_services.version_create(
-            model=model,
-            artifact=artifacts.iris_skops,
-            format="skops",
-            input_schema=IRIS.input_schema,
-            input_example=IRIS.input_example,
-            labels=IRIS.labels,
-            price_per_row=price,
-            trusted_operator=True,
-        )
-        registry_services.alias_set(model=model, alias="production", version=version)
+        model = MLModelFactory(name=name, title="")
+        ModelVersionFactory(model=model, price_per_row=price, alias="production")
+    _register_forecast(tmp_path / "demand.txt")
     yield
     predictors.clear()
+
+
+def _register_forecast(path: Path) -> None:
+    """`demand`: the demo's LightGBM lag forecaster."""
+    spec = demo.DEMAND_LIGHTGBM
+    demo.export_forecast(spec, demo.train_forecast(spec), path)
+    ModelVersionFactory(
+        model=MLModelFactory(name="demand", task="forecast", title=""),
+        artifact=path,
+        format=spec.format,
+        spec=spec,
+        labels=None,
+        trusted_operator=False,
+        alias="production",
+    )
 
 
 def run_with_worker(command: list, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -78,7 +85,7 @@ def test_the_generated_python_client_runs_the_whole_user_flow(
 ):
     out = tmp_path / "client"
     out.mkdir()
-    _run(
+    run(
         python_tools / "openapi-python-client",
         "generate",
         "--path",
@@ -96,7 +103,7 @@ def test_the_generated_python_client_runs_the_whole_user_flow(
 def test_the_generated_typescript_types_check_the_same_flow(served_schema, node_tools, tmp_path):
     shutil.copy(HERE / "flow.ts", tmp_path / "flow.ts")
     # A default makes a field optional to send, not always present: the documented flag.
-    _run(
+    run(
         node_tools / "openapi-typescript",
         served_schema,
         "--default-non-nullable=false",

@@ -7,7 +7,12 @@ from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
-MULTIPART = {"predictions_create", "models_versions_upload"}
+MULTIPART = {
+    "predictions_create",
+    "models_versions_upload",
+    "predictions_feedback_import",
+    "models_versions_reference_upload",
+}
 RESOURCES = {"auth", "users", "models", "predictions", "billing", "ops"}
 
 
@@ -79,8 +84,16 @@ def test_prediction_payloads_are_typed(schema):
     prediction = schema["components"]["schemas"]["Prediction"]["properties"]
     refs = str(prediction["output"])
     assert "ClassificationOutput" in refs and "RegressionOutput" in refs
+    assert "ForecastOutput" in refs
     assert "PredictionError" in str(prediction["error"])
-    assert "FeatureRow" in str(prediction["input"])
+    assert "RowInput" in str(prediction["input"])
+    row_input = schema["components"]["schemas"]["RowInput"]
+    assert [one["$ref"].rsplit("/", 1)[1] for one in row_input["oneOf"]] == [
+        "FeatureRow",
+        "ForecastRequest",
+    ]
+    step = schema["components"]["schemas"]["ForecastStep"]
+    assert step["required"] == ["step", "value"] and {"lower", "upper"} <= set(step["properties"])
     upload = schema["components"]["schemas"]["VersionUploadRequest"]["properties"]
     assert upload["input_schema"]["type"] == "string"  # JSON text in a multipart field
     result = schema["paths"]["/api/v1/predictions/{id}/result/"]["get"]["responses"]["200"]

@@ -6,8 +6,8 @@ import pytest
 
 from billing.models import LedgerEntry
 from billing.services import account_for, adjustment_create
-from tests.billing.conftest import account, kinds
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
+from tests.support.ledger import account, kinds
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +100,22 @@ def test_staff_credit_a_user_with_a_reason_kept_in_their_ledger(user, staff_clie
         "Goodwill, ticket #7",
         "staff",
     )
+
+
+def test_a_user_reads_their_adjustments_without_the_staff_members_name(user, user_client):
+    jane = UserFactory(is_staff=True, username="ops-lead-jane")
+    adjustment_create(user=user, amount=Decimal(5), reason="Goodwill", actor=jane)
+    response = user_client.get(TRANSACTIONS, {"kind": "adjustment"})
+    [adjustment] = response.json()["results"]
+    assert (adjustment["reason"], adjustment["actor"]) == ("Goodwill", None)
+    assert "ops-lead-jane" not in response.content.decode()
+
+
+def test_staff_read_who_adjusted_their_own_balance(staff_user, staff_client):
+    jane = UserFactory(is_staff=True, username="ops-lead-jane")
+    adjustment_create(user=staff_user, amount=Decimal(5), reason="Goodwill", actor=jane)
+    [adjustment] = staff_client.get(TRANSACTIONS, {"kind": "adjustment"}).json()["results"]
+    assert adjustment["actor"] == "ops-lead-jane"
 
 
 def test_staff_debit_cannot_take_a_balance_below_zero(user, staff_client):

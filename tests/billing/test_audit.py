@@ -13,8 +13,10 @@ from django.db import IntegrityError, connection, transaction
 from billing.models import Account, Kind, LedgerEntry
 from billing.services import settle
 from predictions.models import Prediction, Status
-from tests.billing.conftest import account, set_price
-from tests.predictions.conftest import SETOSA, run_worker, submit
+from tests.support.api import SETOSA, submit
+from tests.support.factories import AccountFactory, LedgerEntryFactory
+from tests.support.ledger import account, set_price
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +94,7 @@ def test_settling_twice_is_a_no_op(charged, alice):
 def test_the_database_refuses_a_second_settlement_of_a_prediction(charged, alice):
     acct = account(alice)
     with pytest.raises(IntegrityError), transaction.atomic():
-        LedgerEntry.objects.create(
+        LedgerEntryFactory(
             account=acct,
             kind=Kind.RELEASE,
             amount=Decimal(2),
@@ -104,11 +106,9 @@ def test_the_database_refuses_a_second_settlement_of_a_prediction(charged, alice
 
 
 def test_the_database_refuses_an_entry_with_the_wrong_sign(alice):
-    acct = Account.objects.create(user=alice)
+    acct = AccountFactory(user=alice)
     with pytest.raises(IntegrityError), transaction.atomic():
-        LedgerEntry.objects.create(
-            account=acct, kind=Kind.GRANT, amount=Decimal(-5), available_after=0, reserved_after=0
-        )
+        LedgerEntryFactory(account=acct, kind=Kind.GRANT, amount=Decimal(-5))
 
 
 def test_ledger_entries_cannot_be_rewritten_even_in_sql(charged, alice):

@@ -11,9 +11,8 @@ from django.db import connections
 
 from billing.models import LedgerEntry
 from predictions.models import Prediction
-from tests.billing.conftest import account, ledger_sums, set_price
-from tests.conftest import client_for
-from tests.predictions.conftest import SETOSA, submit
+from tests.support.api import SETOSA, client_for, submit
+from tests.support.ledger import account, ledger_sums, set_price
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,8 @@ from billing import limits
 from billing.authentication import UsageLimitsJWTAuthentication
 from billing.models import Account
 from billing.services import account_for
-from tests.billing.conftest import set_price
-from tests.predictions.conftest import SETOSA, VIRGINICA, submit
+from tests.support.api import SETOSA, VIRGINICA, submit
+from tests.support.ledger import set_price
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

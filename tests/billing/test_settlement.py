@@ -12,8 +12,9 @@ from billing.models import LedgerEntry
 from billing.services import CAPTURE_STATUS, RELEASE_STATUSES, settle
 from predictions import housekeeping
 from predictions.models import TERMINAL, Prediction, Status
-from tests.billing.conftest import account, kinds, ledger_sums, set_price
-from tests.predictions.conftest import SETOSA, VIRGINICA, get, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, get, submit
+from tests.support.ledger import account, kinds, ledger_sums, set_price
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

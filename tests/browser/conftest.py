@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.registry.conftest import artifacts  # noqa: F401 - the session fixture, reused
-
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [

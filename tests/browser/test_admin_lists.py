@@ -10,10 +10,13 @@ from predictions.cache import predictors
 from predictions.models import Prediction
 from predictions.queue import get_queue
 from predictions.worker import PredictionWorker
-from registry import services as registry_services
-from tests.conftest import client_for
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.registry.conftest import add_version
+from tests.support.api import client_for
+from tests.support.factories import (
+    DEFAULT_PASSWORD,
+    MLModelFactory,
+    ModelVersionFactory,
+    UserFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -27,8 +30,9 @@ def viewport() -> dict:
 
 
 def iris_named(name: str, artifacts):
-    model = registry_services.model_create(name=name, task="classification", title=name)
-    add_version(model, artifacts.iris_onnx, "onnx", alias="production")
+    ModelVersionFactory(
+        model=MLModelFactory(name=name, title=name), format="onnx", alias="production"
+    )
 
 
 def predictions_of_every_kind(artifacts) -> dict[str, str]:

@@ -4,7 +4,7 @@ browser, and the browser reports no violation on them."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.support.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,7 +33,9 @@ def test_swagger_ui_renders_every_operation_under_the_policy(page, live_server, 
 def test_redoc_renders_the_api_under_the_policy(page, live_server, violations):
     response = page.goto(f"{live_server.url}/api/redoc/")
     assert "content-security-policy" in response.headers
-    expect(page.locator("h1", has_text="mlservice API")).to_be_visible()
+    # ReDoc lays out the whole schema in the browser before it shows anything: seconds on a
+    # busy machine.
+    expect(page.locator("h1", has_text="mlservice API")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("/api/v1/auth/token/").first).to_be_attached()
     # ReDoc's page asks for Google Fonts and its badge for a logo on a CDN: blocked on purpose
     # (no third-party requests from our pages); nothing else may be.

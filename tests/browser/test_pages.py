@@ -6,17 +6,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from registry import services as registry_services
 from registry.models import Alias
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.registry.conftest import IRIS
+from tests.support.factories import DEFAULT_PASSWORD, MLModelFactory, UserFactory
+from tests.support.models import IRIS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_staff_upload_promote_and_see_a_version_on_the_dashboard(page, live_server, artifacts):
     UserFactory(username="ops", is_staff=True, is_superuser=True)
-    model = registry_services.model_create(name="iris", task="classification", title="Iris")
+    model = MLModelFactory(name="iris", title="Iris")
 
     page.goto(f"{live_server.url}/admin/")
     page.fill("#id_username", "ops")

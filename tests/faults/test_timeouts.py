@@ -6,19 +6,10 @@ import time
 import pytest
 
 from predictions.models import Prediction, Status
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.faults.conftest import (
-    FAST_RECOVERY,
-    SETOSA,
-    all_terminal,
-    figure,
-    log_of,
-    register_hostile,
-    submit,
-    wait_until,
-)
-from tests.faults.slow_models import NativeSleeper
+from tests.support.api import SETOSA, client_for, submit
+from tests.support.factories import UserFactory, register_hostile
+from tests.support.faults import FAST_RECOVERY, all_terminal, figure, log_of, wait_until
+from tests.support.slow_models import NativeSleeper
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,8 @@ import signal
 
 import pytest
 
-from tests.faults.conftest import SETOSA, figure, log_of, submit, wait_until
+from tests.support.api import SETOSA, submit
+from tests.support.faults import figure, log_of, wait_until
 from webhooks.models import Delivery, DeliveryStatus
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]

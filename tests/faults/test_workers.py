@@ -10,20 +10,11 @@ from rq import Worker
 
 from predictions.models import Prediction, PredictionChunk, Status
 from predictions.queue import get_queue, job_id_for
-from tests.faults.conftest import (
-    FAST_RECOVERY,
-    SETOSA,
-    VIRGINICA,
-    all_terminal,
-    figure,
-    log_of,
-    register_hostile,
-    statuses,
-    submit,
-    wait_until,
-)
-from tests.faults.slow_models import PacedRegressor
-from tests.predictions import hostile_models
+from tests.support import hostile_models
+from tests.support.api import SETOSA, VIRGINICA, submit
+from tests.support.factories import register_hostile
+from tests.support.faults import FAST_RECOVERY, all_terminal, figure, log_of, statuses, wait_until
+from tests.support.slow_models import PacedRegressor
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 

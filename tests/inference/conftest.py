@@ -7,39 +7,20 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from registry import services as registry_services
-from tests.predictions.conftest import (  # noqa: F401 - fixtures
-    _fresh_queue_and_cache,
-    alice,
-    alice_client,
-    artifacts,
-    iris,
-    media_root,
-)
-from tests.registry.conftest import DIABETES
-
-# One iris row per feature, in schema order (sepal length, sepal width, petal length and width).
-SETOSA_ROW = [5.1, 3.5, 1.4, 0.2]
-VIRGINICA_ROW = [6.7, 3.0, 5.2, 2.3]
+from registry.models import PRODUCTION
+from tests.support.factories import MLModelFactory, ModelVersionFactory
+from tests.support.models import DIABETES
 
 
 @pytest.fixture
-def diabetes(db, artifacts):  # noqa: F811
-    model = registry_services.model_create(name="diabetes", task="regression", title="Diabetes")
-    version = registry_services.version_create(
-        model=model,
-        artifact=artifacts.diabetes_onnx,
-        format="onnx",
-        input_schema=DIABETES.input_schema,
-        input_example=DIABETES.input_example,
-        trusted_operator=True,
-    )
-    registry_services.alias_set(model=model, alias="production", version=version)
+def diabetes(db):
+    model = MLModelFactory(name="diabetes", task="regression", title="Diabetes")
+    ModelVersionFactory(model=model, spec=DIABETES, format="onnx", alias=PRODUCTION)
     return model
 
 
 @pytest.fixture
-def worker(media_root):  # noqa: F811
+def worker(media_root):
     """A real `manage.py rqworker predictions` on the test database, running until the test
     ends (a live server's infer call waits for it while the test waits for the answer)."""
     env = {
@@ -63,3 +44,8 @@ def worker(media_root):  # noqa: F811
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@pytest.fixture(autouse=True)
+def _each_test_alone(media_root, fresh_queue_and_cache):
+    """Each test has a media folder of its own, an empty queue and no cached model."""

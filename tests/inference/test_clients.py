@@ -11,7 +11,7 @@ import tritonclient.http as httpclient
 from rest_framework_simplejwt.tokens import RefreshToken
 from tritonclient.utils import InferenceServerException
 
-from tests.inference.conftest import SETOSA_ROW, VIRGINICA_ROW
+from tests.support.api import SETOSA_ROW, VIRGINICA_ROW
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,9 +4,9 @@ in the test (a burst worker) after the call has stopped waiting."""
 import pytest
 
 from predictions.models import Prediction
-from tests.billing.conftest import set_price
-from tests.inference.conftest import SETOSA_ROW, VIRGINICA_ROW
-from tests.predictions.conftest import get, run_worker
+from tests.support.api import SETOSA_ROW, VIRGINICA_ROW, get
+from tests.support.ledger import set_price
+from tests.support.workers import run_worker
 
 # Committed, as a request is: a prediction is enqueued once its transaction commits.
 pytestmark = pytest.mark.django_db(transaction=True)

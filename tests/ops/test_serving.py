@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from mlservice.gunicorn_conf import cpu_limit
-from tests.faults.conftest import free_port, private_redis, wait_until  # noqa: F401
+from tests.support.faults import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

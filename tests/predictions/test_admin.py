@@ -6,7 +6,9 @@ import pytest
 
 from predictions.admin import readable_seconds
 from predictions.models import ModelLoad
-from tests.predictions.conftest import SETOSA, run_worker, submit
+from tests.support.api import SETOSA, submit
+from tests.support.factories import BatchPredictionFactory, PredictionFactory
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,10 +24,10 @@ def list_row(page: str, prediction_id: str) -> str:
 
 
 def test_the_list_shows_a_short_id_the_label_the_row_count_and_the_duration(
-    admin_client, alice_client, iris
+    admin_client, alice, iris
 ):
-    single = submit(alice_client, {"model": "iris", "input": SETOSA}).json()["id"]
-    batch = submit(alice_client, {"model": "iris", "inputs": [SETOSA] * 12}).json()["id"]
+    single = str(PredictionFactory(user=alice, model=iris).pk)
+    batch = str(BatchPredictionFactory(user=alice, model=iris, rows=[SETOSA] * 12).pk)
     run_worker()
 
     page = admin_client.get(LIST_URL).content.decode()
@@ -40,12 +42,10 @@ def test_the_list_shows_a_short_id_the_label_the_row_count_and_the_duration(
     assert f'<span title="{single}">{single[:8]}</span>' in page  # the full id on hover
 
 
-def test_a_value_shows_as_a_number_and_a_failure_as_its_error_code(
-    admin_client, alice_client, exploding
-):
-    value = submit(alice_client, {"model": "exploding", "input": {"x": 1, "y": 2.5}}).json()["id"]
+def test_a_value_shows_as_a_number_and_a_failure_as_its_error_code(admin_client, alice, exploding):
+    value = str(PredictionFactory(user=alice, model=exploding, row={"x": 1, "y": 2.5}).pk)
     run_worker()
-    failed = submit(alice_client, {"model": "exploding", "input": {"x": 101, "y": 2}}).json()["id"]
+    failed = str(PredictionFactory(user=alice, model=exploding, row={"x": 101, "y": 2}).pk)
     run_worker()
 
     page = admin_client.get(LIST_URL).content.decode()

@@ -12,16 +12,9 @@ from django.utils import timezone
 from predictions import execute, housekeeping
 from predictions.models import Prediction, PredictionChunk, Status
 from registry import demo
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.predictions.conftest import (
-    SETOSA,
-    VIRGINICA,
-    get,
-    run_worker,
-    submit,
-    worker_subprocess,
-)
+from tests.support.api import SETOSA, VIRGINICA, client_for, get, submit
+from tests.support.factories import UserFactory
+from tests.support.workers import run_worker, worker_subprocess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,8 @@ from predictions import columns, csvio
 from predictions.models import Prediction, PredictionChunk, Status
 from registry import demo
 from registry.models import MLModel, ModelVersion
-from tests.predictions.conftest import SETOSA, VIRGINICA, get, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, get, submit
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from tests.predictions.conftest import SETOSA, VIRGINICA, get
+from tests.support.api import SETOSA, VIRGINICA, get
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

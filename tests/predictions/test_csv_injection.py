@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from predictions import columns
-from registry import services as registry_services
 from registry.models import MLModel, ModelVersion
-from tests.predictions.conftest import IRIS, SETOSA, VIRGINICA, get, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, get, submit
+from tests.support.factories import MLModelFactory, ModelVersionFactory
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,18 +23,10 @@ HOSTILE_LABELS = [
 
 
 @pytest.fixture
-def hostile_iris(db, artifacts):
-    model = registry_services.model_create(name="iris", task="classification")
-    version = registry_services.version_create(
-        model=model,
-        artifact=artifacts.iris_skops,
-        format="skops",
-        input_schema=IRIS.input_schema,
-        input_example=IRIS.input_example,
-        labels=HOSTILE_LABELS,
-        trusted_operator=True,
-    )
-    registry_services.alias_set(model=model, alias="production", version=version)
+def hostile_iris(db):
+    """The iris model serving labels that spreadsheets would take for formulas."""
+    model = MLModelFactory(name="iris", title="")
+    ModelVersionFactory(model=model, labels=HOSTILE_LABELS, alias="production")
     return model
 
 

@@ -12,7 +12,7 @@ from predictions import csvio
 from predictions.models import Prediction
 from registry import demo
 from registry.models import MLModel, ModelVersion
-from tests.predictions.conftest import SETOSA, VIRGINICA
+from tests.support.api import SETOSA, VIRGINICA
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +175,30 @@ class TestLargeFiles:
         message = refusal(upload_csv(alice_client, HEADER + quoted(rows)))
         assert message == "Line 62, sepal_length: Must be a number."
 
+    def test_a_word_after_blank_lines_is_named_by_its_line_in_the_file(self, alice_client, iris):
+        rows = "5.1,3.5,1.4,0.2\r\n" * 30 + "\r\n\r\n" + "5.1,3.5,1.4,0.2\r\n" * 30
+        text = HEADER.replace("\n", "\r\n") + rows + "6.7,3.0,5.2,wide\r\n"
+        message = refusal(upload_csv(alice_client, text))
+        assert message == "Line 64, petal_width: Must be a number."
+
+    def test_a_word_after_a_value_written_over_two_lines_is_named_by_its_line(
+        self, alice_client, iris
+    ):
+        rows = [*IRIS_ROWS[:20], {**SETOSA, "sepal_width": "3.5\n"}, *IRIS_ROWS[:20]]
+        text = HEADER + quoted(rows) + '"6.7","3.0","5.2","wide"\n'
+        message = refusal(upload_csv(alice_client, text))
+        assert message == "Line 44, petal_width: Must be a number."
+
+    def test_the_line_with_a_word_is_named_by_its_first_problem(self, alice_client, iris):
+        rows = [*IRIS_ROWS[:60], {**VIRGINICA, "sepal_length": 60, "petal_width": "wide"}]
+        message = refusal(upload_csv(alice_client, HEADER + quoted(rows)))
+        assert message == "Line 62, sepal_length: Must be at most 50."
+
+    def test_a_word_that_is_not_ascii_is_named(self, alice_client, iris):
+        rows = [*IRIS_ROWS[:60], {**VIRGINICA, "petal_length": "\u00e9norme \u2260 it's"}]
+        message = refusal(upload_csv(alice_client, HEADER + quoted(rows).replace('"', "")))
+        assert message == "Line 62, petal_length: Must be a number."
+
     def test_booleans_and_ignored_columns_of_a_large_file_are_read_by_column(self):
         schema = [{"name": "x", "type": "number"}, {"name": "flag", "type": "boolean"}]
         rows = [(float(i), ("yes", "No", " true", "0")[i % 4]) for i in range(40)]
@@ -184,3 +208,29 @@ class TestLargeFiles:
         )
         matrix = csvio.read_matrix(io.BytesIO(text.encode()), version, max_rows=100)
         assert matrix.tolist() == [[x, 1.0 if x % 2 == 0 else 0.0] for x, _ in rows]
+
+
+class TestLargeFileTime:
+    """A large file with a word where a number belongs is refused at about the cost of reading
+    it once: the line numpy stopped at is named without reading the file again."""
+
+    SCHEMA = [{"name": f"f{i}", "type": "number", "maximum": 10} for i in range(100)]
+
+    @pytest.mark.parametrize("value", ["1.5", '"1.5"'], ids=["plain", "quoted"])
+    def test_a_word_on_the_last_line_costs_about_one_read(self, value):
+        version = ModelVersion(model=MLModel(task="regression"), input_schema=self.SCHEMA)
+        header = ",".join(feature["name"] for feature in self.SCHEMA) + "\n"
+        line = ",".join([value] * 100) + "\n"
+        good = (header + line * 20_000).encode()
+        bad = (header + line * 19_999 + line.replace("1.5", "x", 1)).encode()
+        assert csvio.ROW_BY_ROW_MAX_VALUES < 100 * 20_000  # read by numpy, not row by row
+
+        def read(data):
+            return csvio.read_matrix(io.BytesIO(data), version, max_rows=100_000)
+
+        accepted = best_of_three(lambda: read(good))
+        with pytest.raises(csvio.CSVError) as refused:
+            read(bad)
+        assert str(refused.value) == "Line 20001, f0: Must be a number."
+        refusing = best_of_three(lambda: pytest.raises(csvio.CSVError, read, bad))
+        assert refusing < 2.5 * accepted, (refusing, accepted)

@@ -9,8 +9,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import services as registry_services
-from tests.predictions.conftest import get, run_worker, submit
+from tests.support.api import get, submit
 from tests.support.forecasts import build, lag_reference, prophet_reference, values
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,10 @@ from django.utils import timezone
 
 from predictions import housekeeping
 from predictions.models import ModelLoad, Prediction
-from tests.predictions import hostile_models
-from tests.predictions.conftest import labels, register_hostile, run_worker, scrape, submit
+from tests.support import hostile_models
+from tests.support.api import labels, scrape, submit
+from tests.support.factories import register_hostile
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,14 +17,8 @@ from mlservice.redis import redis_connection
 from ops import stats
 from predictions.models import Prediction
 from predictions.queue import get_queue, job_id_for
-from tests.predictions.conftest import (
-    SETOSA,
-    labels,
-    run_worker,
-    scrape,
-    submit,
-    worker_subprocess,
-)
+from tests.support.api import SETOSA, labels, scrape, submit
+from tests.support.workers import run_worker, worker_subprocess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

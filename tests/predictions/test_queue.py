@@ -6,7 +6,8 @@ from rq.job import Job
 from mlservice.redis import redis_connection
 from predictions import queue
 from predictions.models import Prediction, Status
-from tests.predictions.conftest import SETOSA, VIRGINICA, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, submit
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,8 @@ from predictions.serializers import (
     PredictionListSerializer,
     PredictionSerializer,
 )
-from tests.predictions.conftest import SETOSA, VIRGINICA, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, submit
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,7 @@ import pytest
 from rest_framework.response import Response
 
 from predictions.models import Prediction
-from tests.conftest import client_for
-from tests.predictions.conftest import SETOSA, labels, scrape
+from tests.support.api import SETOSA, client_for, labels, scrape
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

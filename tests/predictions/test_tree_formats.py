@@ -7,24 +7,22 @@ import numpy as np
 import pytest
 
 from registry import demo
-from registry import services as registry_services
-from tests.predictions.conftest import run_worker, submit
+from tests.support.api import submit
+from tests.support.factories import MLModelFactory, ModelVersionFactory
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def register(booster, *, name: str):
-    model = registry_services.model_create(name=name, task=booster.spec.task)
-    version = registry_services.version_create(
-        model=model,
+    return ModelVersionFactory(
+        model=MLModelFactory(name=name, task=booster.spec.task, title=""),
         artifact=booster.path,
         format=booster.fmt,
-        input_schema=booster.spec.input_schema,
-        input_example=booster.spec.input_example,
-        labels=booster.spec.labels,
+        spec=booster.spec,
+        trusted_operator=False,
         alias="production",
     )
-    return version
 
 
 def batch_outputs(client, model: str, rows: list[dict]) -> list[dict]:

@@ -1,195 +1,23 @@
-import hashlib
-import io
-import json
-import pickle
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import joblib
-import numpy as np
-import onnx
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from onnx import TensorProto, helper
 
-from registry import demo, services
-from registry.models import MLModel, ModelVersion
-
-IRIS = demo.DEMO_MODELS["iris"]
-DIABETES = demo.DEMO_MODELS["diabetes"]
-BREAST_CANCER = demo.DEMO_MODELS["breast-cancer-xgboost"]  # the boosted demos share a spec
-
-
-class Artifacts:
-    """Real trained demo models exported in each format, built once per test session."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.iris_estimator = demo.train(IRIS)
-        self.diabetes_estimator = demo.train(DIABETES)
-        self.iris_skops = root / "iris.skops"
-        self.iris_onnx = root / "iris.onnx"
-        self.iris_joblib = root / "iris.joblib"
-        self.diabetes_skops = root / "diabetes.skops"
-        self.diabetes_onnx = root / "diabetes.onnx"
-        demo.export_skops(self.iris_estimator, self.iris_skops)
-        demo.export_onnx(self.iris_estimator, 4, self.iris_onnx)
-        joblib.dump(self.iris_estimator, self.iris_joblib)
-        demo.export_skops(self.diabetes_estimator, self.diabetes_skops)
-        demo.export_onnx(self.diabetes_estimator, 10, self.diabetes_onnx)
-
-    @staticmethod
-    def sha256(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory):
-    return Artifacts(tmp_path_factory.mktemp("artifacts"))
-
-
-@dataclass(frozen=True)
-class Booster:
-    """A LightGBM or XGBoost model saved in its own format, with what registers it."""
-
-    name: str
-    path: Path
-    fmt: str
-    spec: demo.DemoModel  # schema, labels and example of its dataset
-    estimator: Any  # the library's own scikit-learn-style estimator, for reference predictions
-
-
-def _train_boosters(root: Path) -> dict[str, Booster]:
-    import lightgbm
-    import xgboost
-
-    lgb_binary = demo.DEMO_MODELS["breast-cancer-lightgbm"]
-    models = {
-        "lightgbm-binary": (lgb_binary, lgb_binary.make_estimator),
-        "lightgbm-multiclass": (IRIS, lambda: lightgbm.LGBMClassifier(n_estimators=20, verbose=-1)),
-        "lightgbm-regressor": (
-            DIABETES,
-            lambda: lightgbm.LGBMRegressor(n_estimators=50, verbose=-1),
-        ),
-        "xgboost-binary": (BREAST_CANCER, BREAST_CANCER.make_estimator),
-        "xgboost-multiclass": (IRIS, lambda: xgboost.XGBClassifier(n_estimators=20, max_depth=3)),
-        "xgboost-regressor": (DIABETES, lambda: xgboost.XGBRegressor(n_estimators=50, max_depth=4)),
-    }
-    boosters = {}
-    for name, (spec, make) in models.items():
-        _, X, y = demo.dataset(spec.name)
-        estimator = make().fit(X, y)
-        fmt = name.split("-")[0]
-        path = root / f"{name}.{fmt}"
-        demo.export(fmt, spec, estimator, path)
-        boosters[name] = Booster(name, path, fmt, spec, estimator)
-    for name in ("xgboost-binary", "xgboost-regressor"):
-        ubj = root / f"{name}.ubj"
-        boosters[name].estimator.get_booster().save_model(ubj)
-        json_booster = boosters[name]
-        boosters[f"{name}-ubj"] = Booster(
-            f"{name}-ubj", ubj, "xgboost", json_booster.spec, json_booster.estimator
-        )
-    return boosters
-
-
-@pytest.fixture(scope="session")
-def boosters(tmp_path_factory) -> dict[str, Booster]:
-    """LightGBM and XGBoost classifiers (binary, multiclass) and regressors, built once."""
-    return _train_boosters(tmp_path_factory.mktemp("boosters"))
+from tests.support.factories import MLModelFactory
 
 
 @pytest.fixture(autouse=True)
-def media_root(tmp_path, settings):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-def stored_files(media_root: Path) -> list[Path]:
-    return [p for p in Path(media_root).rglob("*") if p.is_file()]
-
-
-class _Touch:
-    """Unpickling this creates a file: proof of code execution if it ever happens."""
-
-    def __init__(self, target: Path):
-        self.target = target
-
-    def __reduce__(self):
-        return (Path.touch, (self.target,))
-
-
-def malicious_pickle(target: Path) -> bytes:
-    buffer = io.BytesIO()
-    pickle.dump(_Touch(target), buffer, protocol=4)
-    return buffer.getvalue()
+def _own_media_folder(media_root):
+    """Each test stores its artifacts in a folder of its own."""
 
 
 @pytest.fixture
 def iris_model(db):
-    return MLModel.objects.create(name="iris", task="classification", title="Iris")
+    return MLModelFactory(name="iris", title="Iris")
 
 
 @pytest.fixture
 def cancer_model(db):
-    return MLModel.objects.create(name="cancer", task="classification", title="Breast cancer")
+    return MLModelFactory(name="cancer", title="Breast cancer")
 
 
 @pytest.fixture
 def diabetes_model(db):
-    return MLModel.objects.create(name="diabetes", task="regression", title="Diabetes")
-
-
-def linear_onnx(coef: np.ndarray, intercept: float) -> onnx.ModelProto:
-    """A linear regressor as MatMul + Add with its weights in initializers (real tensors)."""
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["input", "weights"], ["product"]),
-            helper.make_node("Add", ["product", "bias"], ["variable"]),
-        ],
-        "linear",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, len(coef)])],
-        [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1])],
-        initializer=[
-            onnx.numpy_helper.from_array(coef.reshape(-1, 1).astype(np.float32), "weights"),
-            onnx.numpy_helper.from_array(np.array([intercept], dtype=np.float32), "bias"),
-        ],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-
-
-def upload(client, model_name, path: Path, fmt: str, *, spec=IRIS, **overrides):
-    body = {
-        "artifact": SimpleUploadedFile("my model (final).bin", Path(path).read_bytes()),
-        "format": fmt,
-        "input_schema": json.dumps(spec.input_schema),
-        "input_example": json.dumps(spec.input_example),
-        "metrics": json.dumps({"accuracy": 0.97}),
-        "notes": "uploaded by a test",
-    }
-    if spec.labels:
-        body["labels"] = json.dumps(spec.labels)
-    body.update(overrides)
-    return client.post(f"/api/v1/models/{model_name}/versions/", body, format="multipart")
-
-
-def add_version(model, path, fmt, spec=IRIS, **kwargs):
-    return services.version_create(
-        model=model,
-        artifact=path,
-        format=fmt,
-        input_schema=spec.input_schema,
-        input_example=spec.input_example,
-        labels=spec.labels,
-        trusted_operator=True,
-        **kwargs,
-    )
-
-
-def assert_rejected(response, status, code, media_root):
-    assert response.status_code == status, response.content
-    assert response.json()["error"]["code"] == code
-    assert ModelVersion.objects.count() == 0
-    assert stored_files(media_root) == []
-    return response.json()["error"]
+    return MLModelFactory(name="diabetes", task="regression", title="Diabetes")

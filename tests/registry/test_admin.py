@@ -8,7 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import services
 from registry.models import Alias, AliasMove, ModelVersion
-from tests.registry.conftest import IRIS, add_version, stored_files
+from tests.support.factories import ModelVersionFactory
+from tests.support.models import IRIS, stored_files
 
 pytestmark = pytest.mark.django_db
 
@@ -158,8 +159,8 @@ def test_the_model_page_links_to_uploading_a_new_version(admin_client, iris_mode
 def test_a_new_version_starts_from_the_previous_ones_schema_labels_and_example(
     admin_client, iris_model, artifacts
 ):
-    add_version(iris_model, artifacts.iris_skops, "skops", timeout_seconds=7)
-    latest = add_version(iris_model, artifacts.iris_onnx, "onnx", timeout_seconds=9)
+    ModelVersionFactory(model=iris_model, timeout_seconds=7)
+    latest = ModelVersionFactory(model=iris_model, format="onnx", timeout_seconds=9)
 
     page = admin_client.get(f"{ADD_URL}?model={iris_model.pk}").content.decode()
 
@@ -174,7 +175,7 @@ def test_a_new_version_starts_from_the_previous_ones_schema_labels_and_example(
 
 
 def test_the_prefilled_form_needs_only_the_new_file(admin_client, iris_model, artifacts):
-    add_version(iris_model, artifacts.iris_onnx, "onnx")
+    ModelVersionFactory(model=iris_model, format="onnx")
     page = admin_client.get(f"{ADD_URL}?model={iris_model.pk}").content.decode()
     prefilled = {name: textarea_text(page, name) for name in ("input_schema", "input_example")}
     data = form(
@@ -192,7 +193,7 @@ def test_without_a_model_or_with_a_bad_one_the_form_starts_empty(admin_client, i
 
 
 def test_staff_download_the_stored_artifact_with_its_name(admin_client, iris_model, artifacts):
-    version = add_version(iris_model, artifacts.iris_skops, "skops")
+    version = ModelVersionFactory(model=iris_model)
     page = admin_client.get(f"/admin/registry/modelversion/{version.pk}/change/").content.decode()
     url = f"/admin/registry/modelversion/{version.pk}/artifact/"
     assert f'href="{url}"' in page and "Download iris-v1.skops" in page
@@ -206,7 +207,7 @@ def test_staff_download_the_stored_artifact_with_its_name(admin_client, iris_mod
 
 
 def test_the_artifact_is_not_served_to_anyone_else(client, user, iris_model, artifacts):
-    version = add_version(iris_model, artifacts.iris_skops, "skops")
+    version = ModelVersionFactory(model=iris_model)
     url = f"/admin/registry/modelversion/{version.pk}/artifact/"
     assert client.get(url).status_code == 302  # to the login page
     client.force_login(user)
@@ -215,7 +216,7 @@ def test_the_artifact_is_not_served_to_anyone_else(client, user, iris_model, art
 
 
 def test_a_missing_artifact_file_is_a_404(admin_client, iris_model, artifacts):
-    version = add_version(iris_model, artifacts.iris_skops, "skops")
+    version = ModelVersionFactory(model=iris_model)
     Path(version.artifact.path).unlink()
     assert (
         admin_client.get(f"/admin/registry/modelversion/{version.pk}/artifact/").status_code == 404

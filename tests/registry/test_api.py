@@ -6,17 +6,9 @@ import pytest
 
 from registry import services
 from registry.models import Alias, AliasMove, AuditEvent, MLModel, ModelVersion
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.registry.conftest import (
-    DIABETES,
-    IRIS,
-    add_version,
-    assert_rejected,
-    linear_onnx,
-    malicious_pickle,
-    upload,
-)
+from tests.support.api import assert_rejected, client_for, upload
+from tests.support.factories import ModelVersionFactory, UserFactory
+from tests.support.models import DIABETES, IRIS, linear_onnx, malicious_pickle
 
 pytestmark = pytest.mark.django_db
 
@@ -279,7 +271,7 @@ class TestReadingTheRegistry:
     def test_users_list_models_with_aliases_and_the_production_summary(
         self, user_client, iris_model, artifacts
     ):
-        v1 = add_version(iris_model, artifacts.iris_skops, "skops")
+        v1 = ModelVersionFactory(model=iris_model)
         services.alias_set(model=iris_model, alias="production", version=v1)
         response = user_client.get("/api/v1/models/")
         assert response.status_code == 200
@@ -291,8 +283,8 @@ class TestReadingTheRegistry:
         assert model["production"]["number"] == 1 and model["production"]["format"] == "skops"
 
     def test_a_model_detail_lists_its_versions(self, user_client, iris_model, artifacts):
-        add_version(iris_model, artifacts.iris_skops, "skops")
-        add_version(iris_model, artifacts.iris_onnx, "onnx")
+        ModelVersionFactory(model=iris_model)
+        ModelVersionFactory(model=iris_model, format="onnx")
         body = user_client.get("/api/v1/models/iris/").json()
         assert [v["number"] for v in body["versions"]] == [2, 1]
         assert body["production"] is None
@@ -300,7 +292,7 @@ class TestReadingTheRegistry:
     def test_a_version_detail_shows_schema_labels_example_and_metrics(
         self, user_client, iris_model, artifacts
     ):
-        add_version(iris_model, artifacts.iris_onnx, "onnx", metrics={"accuracy": 0.97})
+        ModelVersionFactory(model=iris_model, format="onnx", metrics={"accuracy": 0.97})
         body = user_client.get("/api/v1/models/iris/versions/1/").json()
         assert body["input_schema"] == IRIS.input_schema
         assert body["labels"] == IRIS.labels
@@ -311,7 +303,7 @@ class TestReadingTheRegistry:
     def test_the_schema_endpoint_gives_json_schema_and_an_example(
         self, user_client, iris_model, artifacts
     ):
-        v1 = add_version(iris_model, artifacts.iris_onnx, "onnx")
+        v1 = ModelVersionFactory(model=iris_model, format="onnx")
         services.alias_set(model=iris_model, alias="production", version=v1)
         body = user_client.get("/api/v1/models/iris/schema/").json()
         assert body["model"] == "iris" and body["version"] == 1
@@ -326,8 +318,8 @@ class TestReadingTheRegistry:
         assert body["example"] == IRIS.input_example and body["labels"] == IRIS.labels
 
     def test_the_schema_endpoint_takes_a_version_or_alias(self, user_client, iris_model, artifacts):
-        add_version(iris_model, artifacts.iris_onnx, "onnx")
-        add_version(iris_model, artifacts.iris_skops, "skops")
+        ModelVersionFactory(model=iris_model, format="onnx")
+        ModelVersionFactory(model=iris_model)
         assert user_client.get("/api/v1/models/iris/schema/").json()["version"] == 2
         assert user_client.get("/api/v1/models/iris/schema/?version=1").json()["version"] == 1
         missing = user_client.get("/api/v1/models/iris/schema/?version=staging")
@@ -345,7 +337,7 @@ class TestReadingTheRegistry:
     def test_a_version_that_is_not_there_is_named_in_a_404(
         self, user_client, iris_model, artifacts, ref, message
     ):
-        add_version(iris_model, artifacts.iris_onnx, "onnx")
+        ModelVersionFactory(model=iris_model, format="onnx")
         response = user_client.get(f"/api/v1/models/iris/schema/?version={ref}")
         assert response.status_code == 404
         assert response.json()["error"] == {"code": "version_not_found", "message": message}
@@ -387,7 +379,7 @@ class TestManagingModels:
         assert response.status_code == 400 and "name" in response.json()["error"]["fields"]
 
     def test_every_write_is_403_for_ordinary_users(self, user_client, iris_model, artifacts):
-        add_version(iris_model, artifacts.iris_onnx, "onnx")
+        ModelVersionFactory(model=iris_model, format="onnx")
         writes = [
             user_client.post("/api/v1/models/", {"name": "x", "task": "regression"}),
             user_client.patch("/api/v1/models/iris/", {"title": "mine"}),
@@ -405,8 +397,8 @@ class TestAliases:
     def test_moving_an_alias_records_who_when_from_to_and_why(
         self, staff_client, iris_model, artifacts
     ):
-        add_version(iris_model, artifacts.iris_skops, "skops")
-        add_version(iris_model, artifacts.iris_onnx, "onnx")
+        ModelVersionFactory(model=iris_model)
+        ModelVersionFactory(model=iris_model, format="onnx")
         first = staff_client.put(
             "/api/v1/models/iris/aliases/production/", {"version": 1, "reason": "first release"}
         )
@@ -425,8 +417,8 @@ class TestAliases:
         ]
 
     def test_rollback_moves_the_alias_back_in_one_action(self, staff_client, iris_model, artifacts):
-        v1 = add_version(iris_model, artifacts.iris_skops, "skops")
-        v2 = add_version(iris_model, artifacts.iris_onnx, "onnx")
+        v1 = ModelVersionFactory(model=iris_model)
+        v2 = ModelVersionFactory(model=iris_model, format="onnx")
         services.alias_set(model=iris_model, alias="production", version=v1)
         services.alias_set(model=iris_model, alias="production", version=v2)
         response = staff_client.post(
@@ -438,7 +430,7 @@ class TestAliases:
         assert user_visible_production(staff_client) == 1
 
     def test_rollback_with_no_earlier_version_is_409(self, staff_client, iris_model, artifacts):
-        v1 = add_version(iris_model, artifacts.iris_skops, "skops")
+        v1 = ModelVersionFactory(model=iris_model)
         services.alias_set(model=iris_model, alias="production", version=v1)
         response = staff_client.post("/api/v1/models/iris/aliases/production/rollback/", {})
         assert response.status_code == 409
@@ -450,7 +442,7 @@ class TestAliases:
         assert not AliasMove.objects.exists()
 
     def test_alias_history_rows_cannot_be_changed_or_deleted(self, iris_model, artifacts):
-        v1 = add_version(iris_model, artifacts.iris_skops, "skops")
+        v1 = ModelVersionFactory(model=iris_model)
         services.alias_set(model=iris_model, alias="production", version=v1)
         move = AliasMove.objects.get()
         move.reason = "rewritten"
@@ -460,7 +452,7 @@ class TestAliases:
             move.delete()
 
     def test_audit_events_cannot_be_changed_or_deleted(self, iris_model, artifacts):
-        add_version(iris_model, artifacts.iris_skops, "skops")
+        ModelVersionFactory(model=iris_model)
         event = AuditEvent.objects.get(action="version_created")
         event.details = {}
         with pytest.raises(Exception, match="immutable"):
@@ -470,7 +462,7 @@ class TestAliases:
         assert AuditEvent.objects.get(pk=event.pk).details["number"] == 1
 
     def test_a_versions_artifact_and_schema_never_change(self, iris_model, artifacts):
-        version = add_version(iris_model, artifacts.iris_skops, "skops")
+        version = ModelVersionFactory(model=iris_model)
         version.input_schema = [{"name": "x", "type": "number"}]
         with pytest.raises(Exception, match="never change"):
             version.save()
@@ -485,5 +477,5 @@ def user_visible_production(client):
 
 def test_another_staff_member_sees_the_same_registry(iris_model, artifacts):
     other = client_for(UserFactory(is_staff=True))
-    add_version(iris_model, artifacts.iris_skops, "skops")
+    ModelVersionFactory(model=iris_model)
     assert other.get("/api/v1/models/iris/").json()["versions"][0]["number"] == 1

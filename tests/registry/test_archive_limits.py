@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from registry import demo
 from registry.models import ModelVersion
-from tests.registry.conftest import IRIS, stored_files
+from tests.support.models import IRIS, stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from predictions.cache import PredictorCache
 from registry import demo, runtimes
 from registry.models import Alias, MLModel, ModelVersion
-from tests.registry.conftest import IRIS
+from tests.support.models import IRIS
 
 pytestmark = pytest.mark.django_db
 

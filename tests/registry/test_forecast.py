@@ -10,8 +10,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import demo, forecasts, runtimes
-from registry.models import MLModel, ModelVersion
-from tests.registry.conftest import assert_rejected, stored_files
+from registry.models import ModelVersion
+from tests.support.api import assert_rejected
+from tests.support.factories import MLModelFactory
 from tests.support.forecasts import (
     LAG_SPEC,
     PROPHET_SPEC,
@@ -20,6 +21,7 @@ from tests.support.forecasts import (
     prophet_reference,
     values,
 )
+from tests.support.models import stored_files
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +31,7 @@ def forecasters(tmp_path_factory):
 
 @pytest.fixture
 def demand(db):
-    return MLModel.objects.create(name="demand", task="forecast", title="Demand")
+    return MLModelFactory(name="demand", task="forecast", title="Demand")
 
 
 def upload(client, forecaster, *, model="demand", **overrides):
@@ -293,7 +295,7 @@ def test_a_forecaster_that_does_not_fit_its_version_is_refused_naming_the_proble
 
 @pytest.mark.django_db
 def test_a_prophet_model_is_refused_for_a_regression_model(staff_client, forecasters, media_root):
-    MLModel.objects.create(name="sales", task="regression")
+    MLModelFactory(name="sales", task="regression")
     response = upload(
         staff_client,
         forecasters["prophet"],

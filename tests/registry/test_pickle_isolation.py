@@ -15,7 +15,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry.models import ModelVersion
-from tests.registry.conftest import IRIS, Artifacts, malicious_pickle, stored_files
+from tests.support.models import IRIS, Artifacts, malicious_pickle, stored_files
 
 pytestmark = pytest.mark.django_db
 

@@ -40,7 +40,7 @@ from registry.runtimes import (
 from registry.runtimes.sklearn import ONNX_TARGET_OPSET
 from registry.schemas import build_matrix
 from registry.skops_allowlist import ALLOWED_TYPES
-from tests.registry.conftest import DIABETES, IRIS, linear_onnx, malicious_pickle
+from tests.support.models import DIABETES, IRIS, linear_onnx, malicious_pickle
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 WITHOUT_PETAL_WIDTH = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4}

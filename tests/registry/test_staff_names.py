@@ -5,9 +5,9 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from registry import services
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.registry.conftest import IRIS
+from tests.support.api import client_for
+from tests.support.factories import UserFactory
+from tests.support.models import IRIS
 
 pytestmark = pytest.mark.django_db
 

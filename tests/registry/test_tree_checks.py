@@ -28,7 +28,7 @@ from sklearn.tree import DecisionTreeRegressor
 from registry import demo
 from registry.models import ModelVersion
 from registry.runtimes import ArtifactError, validate_artifact
-from tests.registry.conftest import DIABETES, IRIS, stored_files
+from tests.support.models import DIABETES, IRIS, stored_files
 
 TREE = "Tree"
 _FRESH_IDS = itertools.count(1)

@@ -13,15 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from registry import demo, runtimes
 from registry.models import MLModel, ModelVersion
-from tests.registry.conftest import (
-    BREAST_CANCER,
-    DIABETES,
-    IRIS,
-    Booster,
-    assert_rejected,
-    stored_files,
-    upload,
-)
+from tests.support.api import assert_rejected, upload
+from tests.support.models import BREAST_CANCER, DIABETES, IRIS, Booster, stored_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -467,7 +460,7 @@ def test_hundreds_of_randomly_damaged_files_never_crash_or_hang_the_loading_proc
         booster = xgboost.XGBRegressor(n_estimators=5, max_depth=3).fit(X, y).get_booster()
         path.write_bytes(bytes(booster.save_raw("json")))
     result = subprocess.run(
-        [sys.executable, "-m", "tests.registry.mutants", str(path), fmt, "10", "400", "7"],
+        [sys.executable, "-m", "tests.support.mutants", str(path), fmt, "10", "400", "7"],
         cwd=ROOT,
         capture_output=True,
         text=True,

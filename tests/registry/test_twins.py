@@ -3,13 +3,14 @@ import pytest
 
 from predictions.cache import PredictorCache
 from registry import demo, runtimes, services, twins
-from tests.registry.conftest import DIABETES, IRIS, add_version
+from tests.support.factories import ModelVersionFactory
+from tests.support.models import DIABETES, IRIS
 
 pytestmark = pytest.mark.django_db
 
 
 def test_a_skops_classifier_gets_an_onnx_twin_that_serves_it(iris_model, artifacts):
-    version = add_version(iris_model, artifacts.iris_skops, "skops")
+    version = ModelVersionFactory(model=iris_model)
     assert version.runtime == "sklearn"
     assert version.serving_runtime == "onnxruntime (twin)"
     assert version.twin_report["kept"] is True
@@ -27,7 +28,7 @@ def test_a_skops_classifier_gets_an_onnx_twin_that_serves_it(iris_model, artifac
 
 
 def test_a_regressor_twin_is_kept_only_within_tolerance(diabetes_model, artifacts):
-    version = add_version(diabetes_model, artifacts.diabetes_skops, "skops", spec=DIABETES)
+    version = ModelVersionFactory(model=diabetes_model, spec=DIABETES)
     report = version.twin_report
     if report["kept"]:
         assert report["max_relative_diff"] <= twins.TOLERANCE
@@ -49,12 +50,12 @@ def test_outputs_that_disagree_keep_the_original_runtime():
 def test_an_estimator_skl2onnx_cannot_convert_is_served_as_uploaded(db, tmp_path, allow_pickles):
     import joblib
 
-    from tests.predictions.hostile_models import ExplodingRegressor
+    from tests.support.hostile_models import ExplodingRegressor
 
     model = services.model_create(name="custom", task="regression")
     path = tmp_path / "custom.joblib"
     joblib.dump(ExplodingRegressor().fit([[0.0, 0.0]]), path)
-    from tests.registry.conftest import Artifacts
+    from tests.support.models import Artifacts
 
     version = services.version_create(
         model=model,
@@ -72,12 +73,12 @@ def test_an_estimator_skl2onnx_cannot_convert_is_served_as_uploaded(db, tmp_path
 
 def test_twins_can_be_switched_off(iris_model, artifacts, settings):
     settings.REGISTRY_ONNX_TWINS = False
-    version = add_version(iris_model, artifacts.iris_skops, "skops")
+    version = ModelVersionFactory(model=iris_model)
     assert version.serving_runtime == "sklearn" and version.twin_report == {}
 
 
 def test_an_onnx_upload_needs_no_twin(iris_model, artifacts):
-    version = add_version(iris_model, artifacts.iris_onnx, "onnx")
+    version = ModelVersionFactory(model=iris_model, format="onnx")
     assert version.serving_runtime == "onnxruntime" and not version.onnx_twin
 
 
@@ -132,7 +133,9 @@ def test_a_version_whose_twin_disagrees_is_served_by_its_own_library(
 
     booster = boosters["lightgbm-binary"]
     monkeypatch.setitem(FORMATS, "lightgbm", _tampered("lightgbm", 1.2))
-    version = add_version(cancer_model, booster.path, "lightgbm", spec=booster.spec)
+    version = ModelVersionFactory(
+        model=cancer_model, artifact=booster.path, format="lightgbm", spec=booster.spec
+    )
     assert version.serving_runtime == "lightgbm" and not version.onnx_twin
     assert version.twin_report["max_probability_diff"] > twins.TOLERANCE
     assert version.twin_report["reason"] == "outputs differ beyond tolerance"
@@ -144,8 +147,8 @@ def test_a_conversion_failure_is_reported_in_words_not_as_an_exception_dump(
 ):
     import joblib
 
-    from tests.predictions.hostile_models import ExplodingRegressor
-    from tests.registry.conftest import Artifacts
+    from tests.support.hostile_models import ExplodingRegressor
+    from tests.support.models import Artifacts
 
     model = services.model_create(name="custom", task="regression")
     path = tmp_path / "custom.joblib"

@@ -4,8 +4,8 @@ from predictions.models import Prediction
 from predictions.submit import prediction_create
 from registry import services as registry_services
 from registry.models import Route
-from tests.factories import UserFactory
-from tests.rollout.conftest import version
+from tests.support.factories import UserFactory
+from tests.support.rollout import version
 
 ROW = {"x": 3, "y": 1}
 

@@ -2,7 +2,7 @@ import pytest
 
 from registry import services as registry_services
 from registry.models import AliasMove
-from tests.rollout.conftest import served, shadowed, version
+from tests.support.rollout import served, shadowed, version
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ def test_a_failed_action_is_a_message_not_an_error_page(under_test, admin_client
 def test_a_bad_window_is_a_message(under_test, admin_client):
     response = admin_client.get(page(under_test), {"window": "soon"})
     assert response.status_code == 200
-    assert "Window must be a whole number" in response.content.decode()
+    assert "Use a number and m, h or d" in response.content.decode()
 
 
 def test_an_alias_with_nothing_under_test_says_so(xy, admin_client):

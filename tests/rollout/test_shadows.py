@@ -5,8 +5,9 @@ import pytest
 from billing.services import account_for
 from predictions.models import Prediction, ShadowRun, Status
 from registry import services as registry_services
-from tests.predictions.conftest import labels, scrape, worker_subprocess
-from tests.rollout.conftest import run_worker, version
+from tests.support.api import labels, scrape
+from tests.support.rollout import shadow, version
+from tests.support.workers import run_worker, worker_subprocess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,12 +23,6 @@ def submit_rows(client, xs, **body):
         assert response.status_code == 202, response.content
         ids.append(response.json()["id"])
     return ids
-
-
-def shadow(model, number):
-    registry_services.alias_shadow_add(
-        model=model, alias="production", version=version(model, number), reason="try it"
-    )
 
 
 def answers(client, ids):

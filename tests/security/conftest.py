@@ -1,8 +1,6 @@
-from tests.predictions.conftest import (  # noqa: F401 - fixtures
-    _fresh_queue_and_cache,
-    alice,
-    alice_client,
-    artifacts,
-    iris,
-    media_root,
-)
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _each_test_alone(media_root, fresh_queue_and_cache):
+    """Each test has a media folder of its own, an empty queue and no cached model."""

@@ -9,9 +9,9 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from predictions.models import Prediction
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.predictions.conftest import SETOSA, VIRGINICA, run_worker, submit
+from tests.support.api import SETOSA, VIRGINICA, client_for, submit
+from tests.support.factories import UserFactory
+from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,9 +8,8 @@ import tracemalloc
 import pytest
 
 from predictions.models import Prediction
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.predictions.conftest import SETOSA
+from tests.support.api import SETOSA, client_for
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 
 from accounts.models import User
 from predictions.models import Prediction
-from tests.predictions.conftest import SETOSA, submit
+from tests.support.api import SETOSA, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import client_for
+from tests.support.api import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.predictions.conftest import SETOSA
-from tests.registry.conftest import IRIS
+from tests.support.api import SETOSA
+from tests.support.models import IRIS
 
 pytestmark = pytest.mark.django_db
 

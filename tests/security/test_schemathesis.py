@@ -28,9 +28,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from registry.demo import IRIS
-from registry.models import Alias, MLModel, ModelVersion
-from tests.conftest import client_for
-from tests.factories import UserFactory
+from registry.models import ModelVersion
+from tests.support.api import client_for
+from tests.support.factories import AliasFactory, MLModelFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -184,7 +184,7 @@ def _keep_the_test_connection():
 @pytest.fixture(autouse=True)
 def registry_rows(db):
     """A model with a version and a production alias, as rows (no artifact is loaded here)."""
-    model = MLModel.objects.create(name="iris", task="classification")
+    model = MLModelFactory(name="iris")
     version = ModelVersion.objects.create(
         model=model,
         number=2,
@@ -197,7 +197,7 @@ def registry_rows(db):
         labels=IRIS.labels,
         input_example=IRIS.input_example,
     )
-    Alias.objects.create(model=model, name="production", version=version)
+    AliasFactory(version=version)
 
 
 @pytest.fixture(params=["user", "staff"])

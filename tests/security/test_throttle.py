@@ -10,13 +10,8 @@ import urllib.request
 
 import pytest
 
-from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.faults.conftest import (  # noqa: F401 - fixtures
-    free_port,
-    private_redis,
-    processes,
-    wait_until,
-)
+from tests.support.factories import DEFAULT_PASSWORD, UserFactory
+from tests.support.faults import free_port, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

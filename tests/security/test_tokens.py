@@ -11,7 +11,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 REFRESH = "/api/v1/auth/token/refresh/"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.webhooks.conftest import deliver_until_settled
+from tests.support.webhooks import deliver_until_settled
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)

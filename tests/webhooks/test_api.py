@@ -4,9 +4,9 @@ at creation and on rotation only."""
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.webhooks.conftest import deliver_until_settled, deliveries, register
+from tests.support.api import client_for
+from tests.support.factories import UserFactory
+from tests.support.webhooks import deliver_until_settled, deliveries, register
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db

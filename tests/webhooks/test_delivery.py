@@ -7,13 +7,7 @@ import pytest
 from django.utils import timezone
 
 from mlservice.redis import redis_connection
-from tests.webhooks.conftest import (
-    deliver_until_settled,
-    deliveries,
-    register,
-    run_jobs,
-    serving,
-)
+from tests.support.webhooks import deliver_until_settled, deliveries, register, run_jobs, serving
 from webhooks import queue as webhook_queue
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint

@@ -5,10 +5,10 @@ import pytest
 from django.db import connection, transaction
 
 from predictions.models import Prediction, Status
-from tests.conftest import client_for
-from tests.factories import UserFactory
-from tests.predictions.conftest import SETOSA, VIRGINICA, run_worker, submit
-from tests.webhooks.conftest import deliver_until_settled, deliveries, register
+from tests.support.api import SETOSA, VIRGINICA, client_for, submit
+from tests.support.factories import UserFactory
+from tests.support.webhooks import deliver_until_settled, deliveries, register
+from tests.support.workers import run_worker
 from webhooks import services
 from webhooks.models import Delivery
 

@@ -53,18 +53,8 @@ class Command(BaseCommand):
         path = tmp / f"model.{spec.format}"
         demo.export_forecast(spec, model, path)
         bar.step(f"{spec.name}: validating and registering the {spec.format} version...")
-        services.version_create(
-            model=services.model_create(
-                name=spec.name, task=spec.task, title=spec.title, description=spec.description
-            ),
-            artifact=path,
-            format=spec.format,
-            input_schema=spec.input_schema,
-            input_example=spec.input_example,
-            metrics=metrics,
-            notes=f"Demo {spec.format} forecaster trained by seed_demo_models.",
-            alias=PRODUCTION,
-            alias_reason=f"Demo seed: serve the {spec.format} version",
+        _version(
+            spec, _model(spec), spec.format, path, metrics, alias=PRODUCTION, kind="forecaster"
         )
         return f"v1 ({spec.format}, production)", metrics
 
@@ -72,9 +62,7 @@ class Command(BaseCommand):
     def _register(self, spec, estimator, metrics: dict, tmp: Path, bar: Progress) -> str:
         """The model and a version per format, production on the last one; returns what was
         registered, in words."""
-        model = services.model_create(
-            name=spec.name, task=spec.task, title=spec.title, description=spec.description
-        )
+        model = _model(spec)
         for fmt in spec.formats:
             bar.step(f"{spec.name}: exporting {fmt}...")
             demo.export(fmt, spec, estimator, tmp / f"model.{fmt}")
@@ -83,18 +71,33 @@ class Command(BaseCommand):
             alias = PRODUCTION if fmt == spec.formats[-1] else ""
             serving = " (production)" if alias else ""
             bar.step(f"{spec.name}: validating and registering the {fmt} version{serving}...")
-            version = services.version_create(
-                model=model,
-                artifact=tmp / f"model.{fmt}",
-                format=fmt,
-                input_schema=spec.input_schema,
-                input_example=spec.input_example,
-                labels=spec.labels,
-                metrics=metrics,
-                notes=f"Demo {fmt} artifact trained by seed_demo_models.",
-                alias=alias,
-                alias_reason=f"Demo seed: serve the {fmt} version",
+            version = _version(
+                spec, model, fmt, tmp / f"model.{fmt}", metrics, alias=alias, labels=spec.labels
             )
             twin = " with an ONNX twin" if version.onnx_twin else ""
             registered.append(f"v{number} ({fmt}{twin}{', production' if alias else ''})")
         return " and ".join(registered)
+
+
+def _model(spec: demo.DemoModel | demo.DemoForecast) -> MLModel:
+    return services.model_create(
+        name=spec.name, task=spec.task, title=spec.title, description=spec.description
+    )
+
+
+def _version(
+    spec, model, fmt: str, path: Path, metrics: dict, *, alias, kind="artifact", labels=None
+):
+    """A demo version goes through the same validation as an upload; `alias` moves when set."""
+    return services.version_create(
+        model=model,
+        artifact=path,
+        format=fmt,
+        input_schema=spec.input_schema,
+        input_example=spec.input_example,
+        metrics=metrics,
+        notes=f"Demo {fmt} {kind} trained by seed_demo_models.",
+        alias=alias,
+        alias_reason=f"Demo seed: serve the {fmt} version",
+        labels=labels,
+    )

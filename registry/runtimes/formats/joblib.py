@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.runtimes import sklearn
-from registry.runtimes.base import Format, Predictor
+from registry.runtimes.base import Predictor
 
 _PICKLE_PROTO = 0x80  # every pickle of protocol >= 2 starts with the PROTO opcode
 
@@ -22,6 +22,7 @@ _COMPRESSED: tuple[tuple[bytes, Callable[[], Any]], ...] = (
     (b"\x5d\x00", lambda: lzma.LZMADecompressor(format=lzma.FORMAT_ALONE)),  # lzma
     (b"\x78", zlib.decompressobj),  # zlib
 )
+MAGIC = (bytes([_PICKLE_PROTO]), *(prefix for prefix, _ in _COMPRESSED))
 _PEEK_CHUNK = 64 * 1024
 _PEEK_LIMIT = 4 * 1024 * 1024  # a bz2 block can be ~900 kB before it yields its first byte
 
@@ -61,13 +62,4 @@ def load(path: Path, **kwargs) -> Predictor:
     return sklearn.SklearnPredictor(joblib.load(path), **kwargs)
 
 
-FORMAT = Format(
-    name="joblib",
-    label="joblib / pickle (staff only, sha256 required)",
-    suffix=".joblib",
-    magic=(bytes([_PICKLE_PROTO]), *(prefix for prefix, _ in _COMPRESSED)),
-    sniff=sniff,
-    load=load,
-    pickle=True,
-    to_onnx=sklearn.to_onnx,
-)
+to_onnx = sklearn.to_onnx

@@ -15,18 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
-from registry.runtimes.trees import (
-    BoosterPredictor,
-    booster_onnx,
-    check_indexes,
-    check_labels,
-    check_task,
-    check_tree,
-    refuse,
-)
+from registry.runtimes import trees as boosters  # what the booster formats share
+from registry.runtimes.base import CLASSIFICATION, check_feature_count, check_feature_names
+from registry.runtimes.trees import refuse
 
-_MAGIC = (b"tree\n", b"tree\r\n")
+MAGIC = (b"tree\n", b"tree\r\n")
 _VERSIONS = ("v2", "v3", "v4")
 _AUTO_NAME = re.compile(r"^Column_\d+$")  # what LightGBM names the columns of a bare matrix
 _MAX_CLASSES = 1000
@@ -82,7 +75,7 @@ class _Model:
 def sniff(path: Path) -> bool:
     with open(path, "rb") as file:
         head = file.read(32)
-    return any(head.startswith(magic + b"version=") for magic in _MAGIC)
+    return any(head.startswith(magic + b"version=") for magic in MAGIC)
 
 
 def read_model(data: bytes, input_schema: list[dict]) -> _Model:
@@ -271,8 +264,8 @@ def _check_splits(where: str, tree: dict, block: dict[str, str], num_features: i
         (node(left), node(right))
         for left, right in zip(tree["left_child"], tree["right_child"], strict=True)
     ]
-    check_tree(where, children + [None] * tree["num_leaves"])
-    check_indexes(where, "split feature", tree["split_feature"], num_features)
+    boosters.check_tree(where, children + [None] * tree["num_leaves"])
+    boosters.check_indexes(where, "split feature", tree["split_feature"], num_features)
     for node, kind in enumerate(tree["decision_type"]):
         if not 0 <= kind < 16 or (kind >> 2) & 3 == _MISSING_TYPES:
             raise refuse(f"{where}: node {node} has an unknown decision type {kind}")
@@ -327,7 +320,7 @@ def _tree_text(index: int, tree: dict) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-class LightGBMPredictor(BoosterPredictor):
+class LightGBMPredictor(boosters.BoosterPredictor):
     runtime = "lightgbm"
 
     def __init__(
@@ -336,10 +329,10 @@ class LightGBMPredictor(BoosterPredictor):
         import lightgbm
 
         model = read_model(data, input_schema)
-        check_task(model.objective.split(" ")[0], model.is_classifier, task)
+        boosters.check_task(model.objective.split(" ")[0], model.is_classifier, task)
         self.num_classes = max(model.num_class, 2) if task == CLASSIFICATION else 0
         if task == CLASSIFICATION:
-            check_labels(self.num_classes, labels)
+            boosters.check_labels(self.num_classes, labels)
         self.booster = lightgbm.Booster(model_str=canonical_text(model))
         classes = range(self.num_classes) if task == CLASSIFICATION else None
         super().__init__(task=task, input_schema=input_schema, labels=labels, classes=classes)
@@ -352,17 +345,9 @@ class LightGBMPredictor(BoosterPredictor):
 def to_onnx(predictor: LightGBMPredictor) -> bytes:
     from onnxmltools import convert_lightgbm
 
-    return booster_onnx(
+    return boosters.booster_onnx(
         convert_lightgbm, predictor.booster, len(predictor.input_schema), zipmap=False
     )
 
 
-FORMAT = Format(
-    name="lightgbm",
-    label="LightGBM text model",
-    suffix=".lightgbm.txt",
-    magic=_MAGIC,
-    sniff=sniff,
-    load=LightGBMPredictor.load,
-    to_onnx=to_onnx,
-)
+load = LightGBMPredictor.load

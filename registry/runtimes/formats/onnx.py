@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import onnxruntime
 
-from registry.runtimes.base import CLASSIFICATION, ArtifactError, Format, Predictor
+from registry.runtimes.base import CLASSIFICATION, ArtifactError, Predictor
 
 
 def parse_graph(data: bytes) -> onnx.ModelProto | None:
@@ -20,6 +20,10 @@ def parse_graph(data: bytes) -> onnx.ModelProto | None:
     if model.ir_version > 0 and model.HasField("graph") and len(model.graph.output) > 0:
         return model
     return None
+
+
+# No fixed start: tried after the formats that have one (its check parses the whole file).
+MAGIC = ()
 
 
 def sniff(path: Path) -> bool:
@@ -170,6 +174,3 @@ def _attribute_tensors(attributes: Sequence[onnx.AttributeProto]) -> Iterator[on
 
 def load(path: Path, **kwargs) -> Predictor:
     return OnnxPredictor(Path(path).read_bytes(), **kwargs)
-
-
-FORMAT = Format(name="onnx", label="ONNX", suffix=".onnx", magic=(), sniff=sniff, load=load)

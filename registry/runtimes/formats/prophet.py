@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from registry import forecasts
-from registry.runtimes.base import FORECAST, ArtifactError, Format
+from registry.runtimes.base import FORECAST, ArtifactError
 from registry.runtimes.forecasters import Forecaster, answer, future_dates
 
-_MAGIC = (b"{",)
+MAGIC = (b"{",)
 _COUNTRY = re.compile(r"[A-Z]{2,3}")  # an ISO code, as the holidays package names countries
 _MODES = ("additive", "multiplicative")
 _MAX_SEASONALITIES = 20
@@ -312,14 +312,3 @@ class ProphetForecaster(Forecaster):
 
 def load(path: Path, **kwargs) -> ProphetForecaster:
     return ProphetForecaster(Path(path).read_bytes(), **kwargs)
-
-
-FORMAT = Format(
-    name="prophet",
-    label="Prophet JSON model",
-    suffix=".prophet.json",
-    magic=_MAGIC,
-    sniff=sniff,
-    load=load,
-    forecaster=True,
-)

@@ -6,8 +6,10 @@ import zipfile
 from pathlib import Path
 
 from registry.runtimes import sklearn
-from registry.runtimes.base import ArtifactError, Format, Predictor
+from registry.runtimes.base import ArtifactError, Predictor
 from registry.skops_allowlist import ALLOWED_TYPES
+
+MAGIC = (b"PK\x03\x04",)
 
 
 def sniff(path: Path) -> bool:
@@ -36,12 +38,4 @@ def load(path: Path, **kwargs) -> Predictor:
     return sklearn.SklearnPredictor(model, **kwargs)
 
 
-FORMAT = Format(
-    name="skops",
-    label="skops (scikit-learn)",
-    suffix=".skops",
-    magic=(b"PK\x03\x04",),
-    sniff=sniff,
-    load=load,
-    to_onnx=sklearn.to_onnx,
-)
+to_onnx = sklearn.to_onnx

@@ -15,19 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from registry.runtimes.base import CLASSIFICATION, Format, check_feature_count, check_feature_names
-from registry.runtimes.trees import (
-    BoosterPredictor,
-    booster_onnx,
-    check_indexes,
-    check_labels,
-    check_task,
-    check_tree,
-    refuse,
-)
+from registry.runtimes import trees as boosters  # what the booster formats share
+from registry.runtimes.base import CLASSIFICATION, check_feature_count, check_feature_names
+from registry.runtimes.trees import refuse
 
 # A JSON or UBJSON object; in UBJSON the length type of the first key follows.
-_MAGIC = (b"{",)
+MAGIC = (b"{",)
 _CLASSIFIERS = ("binary:logistic", "multi:softprob")
 _REGRESSORS = (
     "reg:squarederror",
@@ -151,7 +144,7 @@ def _check_trees(model: dict, num_features: int, outputs: int) -> None:
     tree_info = _list(model, "tree_info", int)
     if len(tree_info) != len(trees):
         raise refuse(f"tree_info lists {len(tree_info)} trees, the model holds {len(trees)}")
-    check_indexes("tree_info", "output group", tree_info, outputs)
+    boosters.check_indexes("tree_info", "output group", tree_info, outputs)
     indptr = _list(model, "iteration_indptr", int, required=False)
     if indptr and (
         indptr[0] != 0
@@ -182,9 +175,9 @@ def _check_tree(where: str, index: int, tree: dict, num_features: int) -> None:
         raise refuse(f"{where} has categorical splits; train on numeric features")
     left, right = arrays["left_children"], arrays["right_children"]
     children = [None if pair == (-1, -1) else pair for pair in zip(left, right, strict=True)]
-    check_tree(where, children)
+    boosters.check_tree(where, children)
     _check_parents(where, children, arrays["parents"])
-    check_indexes(where, "split feature", arrays["split_indices"], num_features)
+    boosters.check_indexes(where, "split feature", arrays["split_indices"], num_features)
     for key in ("split_conditions", "base_weights", "loss_changes", "sum_hessian"):
         if not all(map(_is_finite, arrays[key])):
             raise refuse(f"{where}: {key} holds a value that is not a finite number")
@@ -233,7 +226,7 @@ def _int(parent: dict, key: str, low: int, high: int) -> int:
     return int(text)
 
 
-class XGBoostPredictor(BoosterPredictor):
+class XGBoostPredictor(boosters.BoosterPredictor):
     runtime = "xgboost"
 
     def __init__(
@@ -243,12 +236,12 @@ class XGBoostPredictor(BoosterPredictor):
 
         document = read_model(data, input_schema=input_schema)
         objective = objective_of(document)
-        check_task(objective, objective in _CLASSIFIERS, task)
+        boosters.check_task(objective, objective in _CLASSIFIERS, task)
         classes = None
         if task == CLASSIFICATION:
             num_class = int(document["learner"]["learner_model_param"]["num_class"])
             classes = range(max(num_class, 2))
-            check_labels(len(classes), labels)
+            boosters.check_labels(len(classes), labels)
         self.booster = xgboost.Booster()
         self.booster.load_model(bytearray(json.dumps(document).encode()))
         # One thread: the worker runs several predictions side by side.
@@ -265,15 +258,7 @@ def to_onnx(predictor: XGBoostPredictor) -> bytes:
     # The converter reads split features from XGBoost's dump, where it expects no names.
     booster = predictor.booster.copy()
     booster.feature_names = None
-    return booster_onnx(convert_xgboost, booster, len(predictor.input_schema))
+    return boosters.booster_onnx(convert_xgboost, booster, len(predictor.input_schema))
 
 
-FORMAT = Format(
-    name="xgboost",
-    label="XGBoost JSON or UBJSON model",
-    suffix=".xgboost",
-    magic=_MAGIC,
-    sniff=sniff,
-    load=XGBoostPredictor.load,
-    to_onnx=to_onnx,
-)
+load = XGBoostPredictor.load

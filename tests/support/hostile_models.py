@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
 
-class _Base(RegressorMixin, BaseEstimator):
+class XYRegressor(RegressorMixin, BaseEstimator):
     def fit(self, X, y=None):
         self.n_features_in_ = np.asarray(X).shape[1]
         return self
@@ -20,14 +20,14 @@ class _Base(RegressorMixin, BaseEstimator):
         return np.asarray(X, dtype=float).sum(axis=1)
 
 
-class ExplodingRegressor(_Base):
+class ExplodingRegressor(XYRegressor):
     def predict(self, X):
         if (np.asarray(X)[:, 0] > 100).any():
             raise RuntimeError("boom: x is too large for this model")
         return self._value(X)
 
 
-class SleepyRegressor(_Base):
+class SleepyRegressor(XYRegressor):
     def predict(self, X):
         X = np.asarray(X, dtype=float)
         if (X[:, 0] >= 5).any():
@@ -35,7 +35,7 @@ class SleepyRegressor(_Base):
         return self._value(X)
 
 
-class StubbornRegressor(_Base):
+class StubbornRegressor(XYRegressor):
     """Swallows every exception while it sleeps, RQ's timeout included."""
 
     def predict(self, X):
@@ -48,7 +48,7 @@ class StubbornRegressor(_Base):
         return self._value(X)
 
 
-class SlowToLoadRegressor(_Base):
+class SlowToLoadRegressor(XYRegressor):
     """Takes LOAD_SECONDS to unpickle (a big model's cold start), then predicts at once."""
 
     LOAD_SECONDS = 0.6

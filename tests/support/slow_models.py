@@ -7,16 +7,16 @@ import time
 
 import numpy as np
 
-from tests.predictions.hostile_models import _Base
+from tests.support.hostile_models import XYRegressor
 
 
-class PacedRegressor(_Base):
+class PacedRegressor(XYRegressor):
     def predict(self, X):
         time.sleep(0.03)
         return self._value(X)
 
 
-class NativeSleeper(_Base):
+class NativeSleeper(XYRegressor):
     """Sleeps x - 4 seconds for x >= 5 the way native code (a C library's loop) does: signals
     are held until it returns, so RQ's alarm cannot interrupt it. Returns x + y."""
 

@@ -1,6 +1,6 @@
 """Load many randomly damaged copies of a booster file the way a worker does, in one process.
 
-Run as `python -m tests.registry.mutants PATH FORMAT N_FEATURES COUNT SEED`: each mutant is
+Run as `python -m tests.support.mutants PATH FORMAT N_FEATURES COUNT SEED`: each mutant is
 loaded with `load_predictor` and, if accepted, predicts random rows. A mutant that crashes or
 hangs the process (a segfault, an abort, an endless loop) shows as this process's exit status
 or timeout; a refusal is the expected outcome. Prints one line per mutant.
