@@ -1,11 +1,15 @@
 """What the promotion view shows: a candidate beside the alias's version, in sections.
 
 `promotion_sections` returns the sections in order, each a title and rows of (what, candidate,
-primary); another kind of evidence adds its own function to SECTIONS and shows up in the view.
+primary): shadow runs, traffic served, and quality from feedback (evidence); another kind of
+evidence adds its own function to SECTIONS and shows up in the view.
 """
 
 from collections.abc import Callable
 
+from django.utils import timezone
+
+from evidence import quality
 from registry.models import Alias
 from rollout import selectors
 from rollout.selectors import Comparison
@@ -51,10 +55,37 @@ def served_section(comparison: Comparison, summary: dict) -> dict:
     }
 
 
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def quality_section(comparison: Comparison, summary: dict) -> dict:
+    """Each version's quality on the predictions it served in the window that have feedback."""
+    until = timezone.now()
+    mine, theirs = (
+        quality.quality_for(v, until - comparison.since, until=until).as_dict()
+        for v in (comparison.candidate, comparison.primary)
+    )
+    skipped = ("version", "task", "since", "until", "feedback", "classes")
+    names = [name for name in mine if name not in skipped]
+    return {
+        "title": "Quality on its own predictions with feedback",
+        "rows": [
+            ("Predictions with feedback", mine["feedback"], theirs["feedback"]),
+            *[
+                (name, _figure(mine[name]), _figure(theirs[name]))
+                for name in names
+                if name != "classes"
+            ],
+        ],
+    }
+
+
 # Each takes (comparison, summary) and returns {"title", "rows": [(what, candidate, primary)]}.
 SECTIONS: dict[str, Callable[[Comparison, dict], dict]] = {
     "shadow": shadow_section,
     "served": served_section,
+    "quality": quality_section,
 }
 
 

@@ -1,5 +1,7 @@
 import pytest
 
+from evidence.services import feedback_create
+from predictions.models import Prediction
 from registry import services as registry_services
 from registry.models import AliasMove
 from tests.support.rollout import served, shadowed, version
@@ -32,7 +34,10 @@ def test_the_promotion_view_shows_the_candidate_beside_production(under_test, ad
     html = response.content.decode()
     assert "Candidate v2" in html and "production v1" in html
     assert "50.0% of 2" in html  # agreement
-    assert list(response.context["sections"]) == ["shadow", "served"]
+    assert list(response.context["sections"]) == ["shadow", "served", "quality"]
+    quality = response.context["sections"]["quality"]["rows"]
+    assert quality[0] == ("Predictions with feedback", 0, 0)
+    assert [name for name, _, _ in quality[1:]] == ["mae", "rmse", "r2"]
     [disagreement] = response.context["disagreements"]
     assert (disagreement["output"], disagreement["shadow_output"]) == (
         {"value": 6.0},
@@ -99,3 +104,14 @@ def test_staff_see_shadow_runs_and_routes_in_the_admin(under_test, admin_client)
     assert "9" in runs.content.decode()  # the disagreeing shadow's value
     predictions = admin_client.get("/admin/predictions/prediction/", {"route": "alias"})
     assert predictions.status_code == 200
+
+
+def test_the_quality_section_shows_each_versions_figures_from_feedback(
+    under_test, admin_client, staff_user
+):
+    for prediction in Prediction.objects.filter(version__number=1):
+        feedback_create(prediction=prediction, row=None, value=5.0, actor=staff_user)
+    rows = admin_client.get(page(under_test)).context["sections"]["quality"]["rows"]
+    # v1 answered 4 and 6 where the truth was 5; v2 served nothing with feedback.
+    assert rows[0] == ("Predictions with feedback", 0, 2)
+    assert ("mae", "-", "1") in rows
