@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "inference",
     "webhooks",
     "evidence",
+    "rollout",
 ]
 
 MIDDLEWARE = [
@@ -322,6 +323,27 @@ MAX_REQUEST_BYTES = max(MODEL_MAX_UPLOAD_BYTES, PREDICTION_CSV_MAX_BYTES) + 1024
 # Cross-request batching: a worker runs up to this many pending single-row predictions of one
 # version in one predict call.
 PREDICTION_BATCH_MAX = env.int("PREDICTION_BATCH_MAX", default=256)
+
+# --- Rollout: shadow versions, canary splits, comparisons ----------------------------------------
+# A canary split sends the same user to the same version every time ("user"), or decides each
+# prediction on its own ("request").
+ROLLOUT_SPLIT_BY = env.str("ROLLOUT_SPLIT_BY", default="user")
+if ROLLOUT_SPLIT_BY not in ("user", "request"):
+    raise ImproperlyConfigured("ROLLOUT_SPLIT_BY must be 'user' or 'request'.")
+ROLLOUT_MAX_SHADOWS = env.int("ROLLOUT_MAX_SHADOWS", default=3)
+# A shadow's run of a worker's batch stops after this long (and never outlasts the job).
+ROLLOUT_SHADOW_TIMEOUT_SECONDS = env.float("ROLLOUT_SHADOW_TIMEOUT_SECONDS", default=5.0)
+# Shadows are skipped (and counted as skipped) while the oldest pending prediction has waited
+# longer than this: the real traffic comes first.
+ROLLOUT_SHADOW_SKIP_BEHIND_SECONDS = env.float("ROLLOUT_SHADOW_SKIP_BEHIND_SECONDS", default=5.0)
+# How often a worker re-reads which aliases have shadows.
+ROLLOUT_SHADOW_REFRESH_SECONDS = env.float("ROLLOUT_SHADOW_REFRESH_SECONDS", default=1.0)
+# A regressor's or forecast's shadow agrees when within this of the primary's value, relative
+# to the value (absolute for values under 1 in size).
+ROLLOUT_AGREEMENT_TOLERANCE = env.float("ROLLOUT_AGREEMENT_TOLERANCE", default=0.01)
+# Disagreements listed by a comparison: this many a page, at most ROLLOUT_MAX_DISAGREEMENTS.
+ROLLOUT_DISAGREEMENTS_PAGE_SIZE = env.int("ROLLOUT_DISAGREEMENTS_PAGE_SIZE", default=50)
+ROLLOUT_MAX_DISAGREEMENTS = env.int("ROLLOUT_MAX_DISAGREEMENTS", default=1000)
 
 # --- Reliability (worker shutdown) -------------------------------------------------------------
 # On SIGTERM a worker lets its current job run this long, then hands it back to the queue; keep

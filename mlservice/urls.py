@@ -16,6 +16,7 @@ api_v1 = [
     path("billing/", include("billing.urls")),
     path("", include("webhooks.urls")),
     path("", include("evidence.urls")),
+    path("", include("rollout.urls")),
 ]
 
 urlpatterns = [
@@ -31,6 +32,7 @@ urlpatterns = [
     path("admin/django-rq/", include("django_rq.urls")),
     # /metrics and /admin/dashboard/, before the admin's own catch-all.
     path("", include("ops.urls")),
+    path("", include("rollout.admin_urls")),  # /admin/rollout/<model>/promotion/
     path("admin/", admin.site.urls),
 ]
 

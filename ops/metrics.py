@@ -5,6 +5,8 @@ at scrape time from PostgreSQL and Redis, so they are the same whichever gunicor
 host) answers and include what the workers did:
 
 - mlservice_predictions{model,version,status}: rows in the table (a gauge: purging lowers it)
+- mlservice_shadow_runs{model,version,status}: shadow runs stored, by shadow version; `skipped`
+  counts those not run because the queue was behind
 - mlservice_prediction_end_to_end_seconds / _inference_seconds{model,version}: gauge histograms
   of predictions that succeeded in the last METRICS_LATENCY_WINDOW_SECONDS; a worker loads the
   model before it starts the predictions, so a cold start is in end-to-end, never in inference
@@ -51,6 +53,15 @@ class PredictionCollector(Collector):
         for model, number, status, count in stats.counts_by_version_status():
             stored.add_metric([model, str(number), status], count)
         yield stored
+
+        shadows = GaugeMetricFamily(
+            "mlservice_shadow_runs",
+            "Shadow runs stored, by model, shadow version and status (skipped: queue behind).",
+            labels=["model", "version", "status"],
+        )
+        for model, number, status, count in stats.shadow_counts_by_version_status():
+            shadows.add_metric([model, str(number), status], count)
+        yield shadows
 
         window = settings.METRICS_LATENCY_WINDOW_SECONDS
         for kind, what in (

@@ -15,12 +15,13 @@ from redis import RedisError
 from rq import Worker
 
 from mlservice import rollups as day_rollups
-from predictions.models import ModelLoad, Prediction, Status
+from predictions.models import ModelLoad, Prediction, ShadowRun, Status
 from predictions.queue import get_queue
 from registry.models import Alias, MLModel, ModelVersion
 
 PREDICTION = Prediction._meta.db_table
 MODEL_LOAD = ModelLoad._meta.db_table
+SHADOW_RUN = ShadowRun._meta.db_table
 VERSION = ModelVersion._meta.db_table
 MODEL = MLModel._meta.db_table
 
@@ -55,6 +56,14 @@ def version_labels() -> dict[int, tuple[str, int]]:
 def counts_by_version_status() -> list[tuple[str, int, str, int]]:
     """[(model, version number, status, count)] over the whole table."""
     rows = _rows(f"SELECT version_id, status, count(*) FROM {PREDICTION} GROUP BY 1, 2")
+    labels = version_labels()
+    return [(*labels.get(vid, ("?", 0)), status, n) for vid, status, n in rows]
+
+
+def shadow_counts_by_version_status() -> list[tuple[str, int, str, int]]:
+    """[(model, shadow version number, status, count)] of shadow runs: succeeded, failed,
+    skipped (the queue was behind)."""
+    rows = _rows(f"SELECT version_id, status, count(*) FROM {SHADOW_RUN} GROUP BY 1, 2")
     labels = version_labels()
     return [(*labels.get(vid, ("?", 0)), status, n) for vid, status, n in rows]
 

@@ -7,7 +7,7 @@ from django.utils.text import Truncator
 
 from mlservice.errors import ServiceError
 from predictions import actions
-from predictions.models import ModelLoad, Prediction, Status
+from predictions.models import ModelLoad, Prediction, ShadowRun, Status
 from registry.admin import ActionsOnlyAdmin, ReadOnlyAdmin
 
 
@@ -60,7 +60,7 @@ class PredictionAdmin(ActionsOnlyAdmin):
         "result",
         "duration",
     )
-    list_filter = ("status", "model", "is_batch", "source", "created_at")
+    list_filter = ("status", "model", "route", "is_batch", "source", "created_at")
     search_fields = ("id", "user__username", "model__name")
     list_select_related = ("user", "model", "version")
     date_hierarchy = "created_at"
@@ -71,6 +71,7 @@ class PredictionAdmin(ActionsOnlyAdmin):
         "model",
         "version",
         "requested_version",
+        "route",
         "status",
         "is_batch",
         "source",
@@ -187,3 +188,24 @@ class ModelLoadAdmin(ReadOnlyAdmin):
     @admin.display(description="load time", ordering="seconds")
     def load_time(self, obj):
         return readable_seconds(obj.seconds)
+
+
+@admin.register(ShadowRun)
+class ShadowRunAdmin(ReadOnlyAdmin):
+    """What shadow versions answered for predictions served through their alias."""
+
+    list_display = ("created_at", "prediction", "version", "status", "result", "duration")
+    list_filter = ("status", "version__model")
+    list_select_related = ("prediction", "version__model")
+    search_fields = ("prediction__id",)
+    date_hierarchy = "created_at"
+
+    @admin.display(description="result")
+    def result(self, obj):
+        if obj.error:
+            return obj.error.get("code", "error")
+        return short_result(Prediction(output=obj.output))
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, obj):
+        return "-" if obj.duration_ms is None else readable_seconds(obj.duration_ms / 1000)

@@ -8,7 +8,7 @@ from django.db import close_old_connections
 from rq.timeouts import JobTimeoutException
 
 from mlservice import rawsql
-from predictions import columns, queue, selectors
+from predictions import columns, queue, selectors, shadows
 from predictions.cache import ArtifactTampered, Loaded, predictors
 from predictions.models import Prediction, PredictionChunk, Status
 from registry.models import ModelVersion
@@ -88,10 +88,10 @@ def _failure(exc: Exception, version: ModelVersion) -> tuple[str, str]:
         logger.error("Artifact of %s fails its sha256 check; refusing to load it.", version)
         return "artifact_invalid", "The model's stored artifact failed its integrity check."
     logger.warning("Prediction on %s failed: %r", version, exc)
-    return "model_error", _describe(exc)
+    return "model_error", describe_failure(exc)
 
 
-def _describe(exc: Exception) -> str:
+def describe_failure(exc: Exception) -> str:
     first_line = (str(exc).strip().splitlines() or [""])[0][:300]
     return f"The model failed: {type(exc).__name__}" + (f": {first_line}" if first_line else "")
 
@@ -141,12 +141,14 @@ def _run_batch(prediction: Prediction, loaded: Loaded, started: float) -> bool:
 
 
 def _execute_singles(first: Prediction) -> None:
+    # The job runs under its prediction's version's timeout (see queue.enqueue).
+    deadline = time.monotonic() + first.version.timeout_seconds
     turn = _fair_turn(first.version)
     other = turn and ModelVersion.objects.select_related("model").filter(pk=turn).first()
-    if other and _serve(None, other):
+    if other and _serve(None, other, deadline):
         deferred_by_this_job.append((str(first.pk), first.version.timeout_seconds))
         return
-    _serve(first.pk, first.version)
+    _serve(first.pk, first.version, deadline)
 
 
 def _fair_turn(version: ModelVersion) -> int | None:
@@ -166,8 +168,9 @@ def _fair_turn(version: ModelVersion) -> int | None:
     return None if chosen == version.pk else chosen
 
 
-def _serve(first_id, version: ModelVersion) -> bool:
-    """Claim and run pending single rows of `version` (`first_id` first); False if none."""
+def _serve(first_id, version: ModelVersion, deadline: float) -> bool:
+    """Claim and run pending single rows of `version` (`first_id` first), then their shadows
+    before the job's `deadline`; False if there was none."""
     _last_served[version.pk] = time.monotonic()
     # The model is loaded before the rows are claimed, so their started -> finished time is
     # inference alone; a cold start counts in end-to-end latency and in load_seconds.
@@ -185,6 +188,8 @@ def _serve(first_id, version: ModelVersion) -> bool:
     _run_claimed(first_id, claimed, version, loaded)
     # Kept if the job is interrupted (an exception escapes), so the worker can hand them back.
     claimed_by_this_process.clear()
+    # Only now that their results are stored and announced.
+    shadows.run_after(claimed, version, deadline=deadline)
     return True
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from billing.services import settle
 from mlservice import rawsql
 from predictions.signals import prediction_finished
+from registry.models import Route
 
 
 class Status(models.TextChoices):  # labels derived from the names: "Pending", ...
@@ -57,6 +58,12 @@ class PredictionQuerySet(models.QuerySet):
 
     def of(self, user):
         return self.filter(user=user)
+
+    def oldest_pending_age(self) -> float | None:
+        """Seconds the oldest pending prediction has waited; None when none is pending."""
+        oldest = self.pending().order_by("created_at").values_list("created_at", flat=True)
+        first = oldest.first()
+        return None if first is None else (timezone.now() - first).total_seconds()
 
     # --- Transitions of many rows at once --------------------------------------------------
 
@@ -143,6 +150,13 @@ class Prediction(models.Model):
         "registry.ModelVersion", on_delete=models.PROTECT, related_name="predictions"
     )
     requested_version = models.CharField(max_length=64, help_text="Number or alias as sent.")
+    route = models.CharField(
+        max_length=8,
+        choices=Route.choices,
+        default=Route.ALIAS,
+        help_text="Why its version served it: the alias, the alias's canary split, or a "
+        "version the request named.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     is_batch = models.BooleanField(default=False)
     source = models.CharField(max_length=4, choices=Source.choices, default=Source.JSON)
@@ -390,3 +404,38 @@ class ModelLoad(models.Model):
 
     def __str__(self) -> str:
         return f"version {self.version_id} loaded in {self.seconds:.3f} s by {self.process}"
+
+
+class ShadowRun(models.Model):
+    """A shadow version's run of a prediction's input, after the prediction's own result was
+    stored: kept for comparison, never shown to the prediction's owner, never charged."""
+
+    class Status(models.TextChoices):
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="shadow_runs")
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="shadow_runs"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices)
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    duration_ms = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Milliseconds of the predict call that ran it with the other rows of its "
+        "worker batch, as a prediction's started to finished.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["version", "created_at"], name="shadowrun_version_time")]
+        constraints = [
+            models.UniqueConstraint(fields=["prediction", "version"], name="shadowrun_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prediction_id} shadowed by version {self.version_id} ({self.status})"

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import uuid
 
 import numpy as np
 from django.conf import settings
@@ -13,8 +14,8 @@ from mlservice import rawsql
 from mlservice.errors import Conflict, PayloadTooLarge, ServiceError
 from predictions import columns, csvio, queue
 from predictions.models import Prediction, PredictionChunk
-from registry.models import ModelVersion
-from registry.selectors import version_resolve
+from registry.models import ModelVersion, Route
+from registry.selectors import version_route
 from registry.validation import InvalidInput, validate_batch, validate_rows
 
 
@@ -63,16 +64,19 @@ def prediction_create(
     request_fingerprint: str = "",
     retry_of: Prediction | None = None,
     version: ModelVersion | None = None,
+    route: str = Route.EXPLICIT,
 ) -> tuple[Prediction, bool]:
     """Validate and store a prediction, then enqueue it once the transaction commits.
 
     A batch comes as `rows` (dicts, checked here) or as `matrix` (rows already checked, in
     schema order: a CSV, a retry). Returns (prediction, created); an Idempotency-Key this user
-    already sent with the same request returns the earlier prediction, created=False."""
+    already sent with the same request returns the earlier prediction, created=False. A
+    caller that resolved the `version` itself passes its `route` too."""
     if idempotency_key and (existing := _existing(user, idempotency_key, request_fingerprint)):
         return existing, False
+    prediction_id = uuid.uuid4()
     if version is None:
-        version = version_resolve(user=user, model_name=model_name, ref=version_ref)
+        version, route = _route(user, model_name, version_ref, prediction_id)
     if rows is not None or matrix is not None:
         matrix, row = _checked_batch(rows, matrix, version, source), None
     else:
@@ -81,6 +85,8 @@ def prediction_create(
         version,
         version_ref,
         matrix,
+        id=prediction_id,
+        route=route,
         user=user,
         source=source,
         input=row,
@@ -88,15 +94,27 @@ def prediction_create(
         request_fingerprint=request_fingerprint,
         retry_of=retry_of,
     )
+    return _store_unless_raced(prediction, matrix)
+
+
+def _store_unless_raced(prediction: Prediction, matrix) -> tuple[Prediction, bool]:
     try:
         _store(prediction, matrix)
     except IntegrityError:
         # A concurrent request with the same Idempotency-Key won the race: answer as it.
-        existing = idempotency_key and _existing(user, idempotency_key, request_fingerprint)
+        key, fingerprint_ = prediction.idempotency_key, prediction.request_fingerprint
+        existing = key and _existing(prediction.user, key, fingerprint_)
         if existing:
             return existing, False
         raise
     return prediction, True
+
+
+def _route(user, model_name: str, version_ref, prediction_id) -> tuple[ModelVersion, str]:
+    """The version serving a new prediction and why; a canary split is keyed by the user or
+    by the prediction, as ROLLOUT_SPLIT_BY says."""
+    key = str(user.pk) if settings.ROLLOUT_SPLIT_BY == "user" else str(prediction_id)
+    return version_route(user=user, model_name=model_name, ref=version_ref, split_key=key)
 
 
 def _new_prediction(version, version_ref, matrix, /, **fields) -> Prediction:
@@ -121,7 +139,7 @@ def prediction_create_from_csv(
         raise PayloadTooLarge(
             f"The CSV file is larger than {settings.PREDICTION_CSV_MAX_BYTES:,} bytes."
         )
-    version = version_resolve(user=user, model_name=model_name, ref=version_ref)
+    version, route = _route(user, model_name, version_ref, uuid.uuid4())
     limit, rows = settings.PREDICTION_CSV_MAX_ROWS, None
     try:
         matrix = csvio.read_matrix(upload, version, max_rows=limit)
@@ -136,6 +154,7 @@ def prediction_create_from_csv(
         model_name=model_name,
         version_ref=version_ref,
         version=version,
+        route=route,
         rows=rows,
         matrix=matrix,
         source=Prediction.Source.CSV,

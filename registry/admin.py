@@ -97,7 +97,7 @@ class VersionInline(ReadOnlyInline):
 
 class AliasInline(ReadOnlyInline):
     model = Alias
-    fields = ("name", "version", "updated_by", "updated_at")
+    fields = ("name", "version", "canary_version", "canary_percent", "shadows", "updated_at")
     readonly_fields = fields
 
 
@@ -294,7 +294,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_filter = ("format", "runtime", "model")
     search_fields = ("model__name", "sha256", "notes")
     list_select_related = ("model", "created_by")
-    actions = per_alias("promote", "Promote to {alias}")
+    actions = [
+        *per_alias("promote", "Promote to {alias}"),
+        *per_alias("shadow", "Shadow {alias}: also run its predictions, for comparison"),
+        *per_alias("end_test", "End the test on {alias} (shadow or canary split)"),
+    ]
     readonly_fields = (
         "model",
         "number",
@@ -447,6 +451,27 @@ class ModelVersionAdmin(admin.ModelAdmin):
             reason="Promoted in the admin",
         )
         self.message_user(request, f"{version} is now {alias}.", messages.SUCCESS)
+
+    def shadow(self, request, queryset, alias):
+        self._each(request, queryset, alias, services.alias_shadow_add, "now shadows")
+
+    def end_test(self, request, queryset, alias):
+        self._each(request, queryset, alias, services.alias_test_end, "is no longer tried on")
+
+    def _each(self, request, queryset, alias, service, done: str) -> None:
+        """Apply an alias service to each selected version, reporting every outcome."""
+        for version in queryset.select_related("model"):
+            try:
+                service(
+                    model=version.model,
+                    alias=alias,
+                    version=version,
+                    actor=request.user,
+                    reason="In the admin",
+                )
+                self.message_user(request, f"{version} {done} {alias}.", messages.SUCCESS)
+            except ServiceError as exc:
+                self.message_user(request, f"{version}: {exc.detail}", messages.ERROR)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

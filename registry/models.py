@@ -52,6 +52,15 @@ ArtifactFormat = models.TextChoices(
 PRODUCTION = "production"
 
 
+class Route(models.TextChoices):
+    """Why a prediction was served by its version: the alias's version, the alias's canary
+    split, or a version the request named."""
+
+    ALIAS = "alias", "Alias"
+    CANARY = "canary", "Canary split"
+    EXPLICIT = "explicit", "Explicit version"
+
+
 class MLModelQuerySet(models.QuerySet):
     def visible_to(self, user):
         return self if user.is_staff else self.filter(is_archived=False)
@@ -210,15 +219,50 @@ class Alias(models.Model):
     updated_by = _user()
     updated_at = models.DateTimeField(auto_now=True)
 
+    shadows = models.ManyToManyField(
+        ModelVersion,
+        blank=True,
+        related_name="shadowing_aliases",
+        help_text="Versions that also run every prediction served through this alias; their "
+        "answers are stored for comparison, never returned or charged.",
+    )
+    canary_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    canary_percent = models.FloatField(
+        default=0, help_text="Share of the alias's predictions the canary version serves."
+    )
+
     class Meta:
         ordering = ["model", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["model", "name"], name="registry_alias_name_unique")
+            models.UniqueConstraint(fields=["model", "name"], name="registry_alias_name_unique"),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(canary_version__isnull=True, canary_percent=0)
+                    | models.Q(
+                        canary_version__isnull=False, canary_percent__gt=0, canary_percent__lt=100
+                    )
+                ),
+                name="registry_alias_canary_split",
+            ),
         ]
         verbose_name_plural = "aliases"
 
     def __str__(self) -> str:
         return f"{self.model.name}@{self.name} -> v{self.version.number}"
+
+    def state(self) -> dict:
+        """Where the alias points, by version number: what an alias move records before and
+        after, and what a rollback restores."""
+        canary = None
+        if self.canary_version_id:
+            canary = {"version": self.canary_version.number, "percent": self.canary_percent}
+        return {
+            "version": self.version.number,
+            "shadows": sorted(v.number for v in self.shadows.all()),
+            "canary": canary,
+        }
 
 
 class AliasMove(WrittenOnce):
@@ -229,14 +273,23 @@ class AliasMove(WrittenOnce):
     class Kind(models.TextChoices):
         SET = "set", "Set"
         ROLLBACK = "rollback", "Rollback"
+        PROMOTE = "promote", "Promote"
+        SHADOW_ADD = "shadow_add", "Shadow added"
+        SHADOW_REMOVE = "shadow_remove", "Shadow removed"
+        SPLIT_SET = "split_set", "Split set"
+        SPLIT_END = "split_end", "Split ended"
 
     model = models.ForeignKey(MLModel, on_delete=models.CASCADE, related_name="alias_moves")
     alias = models.SlugField(max_length=64)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SET)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.SET)
     from_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     to_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    # The alias's whole state (`Alias.state()`) around the move; empty on moves recorded
+    # before aliases had shadows and splits.
+    from_state = models.JSONField(null=True, blank=True)
+    to_state = models.JSONField(default=dict, blank=True)
     actor = _user()
     reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

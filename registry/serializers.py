@@ -157,14 +157,32 @@ class VersionUploadSerializer(serializers.Serializer):
         return value
 
 
+class CanarySerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="The version serving the canary's share.")
+    percent = serializers.FloatField(help_text="Its share of the alias's predictions, in %.")
+
+
 class AliasSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number", read_only=True)
+    shadows = serializers.SerializerMethodField()
+    canary = serializers.SerializerMethodField()
     updated_by = StaffUsernameField()
 
     class Meta:
         model = Alias
-        fields = ("name", "version", "updated_by", "updated_at")
+        fields = ("name", "version", "shadows", "canary", "updated_by", "updated_at")
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_shadows(self, alias) -> list[int]:
+        """Versions that also run every prediction served through the alias (not answered)."""
+        return sorted(v.number for v in alias.shadows.all())
+
+    @extend_schema_field(CanarySerializer(allow_null=True))
+    def get_canary(self, alias):
+        if alias.canary_version_id is None:
+            return None
+        return {"version": alias.canary_version.number, "percent": alias.canary_percent}
 
 
 class AliasMoveInputSerializer(serializers.Serializer):
@@ -176,6 +194,12 @@ class AliasRollbackInputSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class AliasSplitInputSerializer(AliasMoveInputSerializer):
+    percent = serializers.FloatField(
+        min_value=0, max_value=100, help_text="Share of the alias's predictions, 0 < percent < 100."
+    )
+
+
 class AliasMoveSerializer(serializers.ModelSerializer):
     from_version = serializers.IntegerField(
         source="from_version.number", allow_null=True, read_only=True
@@ -185,7 +209,17 @@ class AliasMoveSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AliasMove
-        fields = ("alias", "kind", "from_version", "to_version", "actor", "reason", "created_at")
+        fields = (
+            "alias",
+            "kind",
+            "from_version",
+            "to_version",
+            "from_state",
+            "to_state",
+            "actor",
+            "reason",
+            "created_at",
+        )
         read_only_fields = fields
 
 

@@ -306,7 +306,91 @@ def version_set_price(*, version: ModelVersion, price_per_row: Decimal, actor=No
     return version
 
 
+# --- Aliases: every change is one audited move, and the move before it can be rolled back ---
+
+
+def _no_change(alias: str, message: str):
+    return Conflict(f"Alias {alias!r}: {message}", code="alias_unchanged")
+
+
+def _versions_by_number(model: MLModel, state: dict) -> dict[int, ModelVersion]:
+    canary = state["canary"] or {}
+    numbers = {state["version"], *state["shadows"], canary.get("version")} - {None}
+    return {v.number: v for v in model.versions.filter(number__in=numbers)}
+
+
+def _normalized(state: dict) -> dict:
+    """A version serves an alias one way at a time: the primary or its canary is never also a
+    shadow, and a split to the primary itself is no split."""
+    canary = state["canary"]
+    if canary and canary["version"] == state["version"]:
+        canary = None
+    serving = {state["version"], canary["version"] if canary else None}
+    shadows = sorted({n for n in state["shadows"] if n not in serving})
+    return {"version": state["version"], "shadows": shadows, "canary": canary}
+
+
 @transaction.atomic
+def _alias_move(*, model: MLModel, alias: str, kind: str, actor, reason: str, change) -> Alias:
+    """The one writer of aliases: lock the alias, compute its new state from the current one
+    (`change(state or None) -> state`), store it with an AliasMove and an AuditEvent."""
+    current = (
+        Alias.objects.select_for_update(of=("self",))
+        .select_related("version", "canary_version")
+        .filter(model=model, name=alias)
+        .first()
+    )
+    before = current.state() if current else None
+    after = _normalized(change(before))
+    versions = _versions_by_number(model, after)
+    if current is None:
+        current = Alias(model=model, name=alias)
+    previous = current.version if current.pk else None
+    current.version = versions[after["version"]]
+    canary = after["canary"]
+    current.canary_version = versions[canary["version"]] if canary else None
+    current.canary_percent = canary["percent"] if canary else 0
+    current.updated_by = _actor(actor)
+    current.save()
+    current.shadows.set([versions[n] for n in after["shadows"]])
+    move = AliasMove.objects.create(
+        model=model,
+        alias=alias,
+        kind=kind,
+        from_version=previous,
+        to_version=current.version,
+        from_state=before,
+        to_state=after,
+        actor=_actor(actor),
+        reason=reason,
+    )
+    _audit(
+        model,
+        f"alias_{kind}",
+        move.actor,
+        version=current.version,
+        alias=alias,
+        from_version=previous.number if previous else None,
+        to_version=current.version.number,
+        from_state=before,
+        to_state=after,
+        reason=reason,
+    )
+    return current
+
+
+def _of_model(model: MLModel, version: ModelVersion) -> int:
+    if version.model_id != model.pk:
+        raise ServiceError(f"Version {version.number} is not a version of {model.name}.")
+    return version.number
+
+
+def _existing(alias: str, model: MLModel, state: dict | None) -> dict:
+    if state is None:
+        raise NotFound(f"Model {model.name!r} has no alias {alias!r}.", code="alias_not_found")
+    return state
+
+
 def alias_set(
     *,
     model: MLModel,
@@ -316,53 +400,139 @@ def alias_set(
     reason: str = "",
     kind: str = AliasMove.Kind.SET,
 ) -> Alias:
-    if version.model_id != model.pk:
-        raise ServiceError(f"Version {version.number} is not a version of {model.name}.")
-    current = Alias.objects.select_for_update().filter(model=model, name=alias).first()
-    previous = current.version if current else None
-    if current is None:
-        current = Alias(model=model, name=alias)
-    current.version = version
-    current.updated_by = _actor(actor)
-    current.save()
-    AliasMove.objects.create(
+    """Point the alias at `version`; its shadows and split stay, except where that version was
+    one of them (promoting a candidate ends its test)."""
+    number = _of_model(model, version)
+
+    def change(state):
+        kept = state or {"shadows": [], "canary": None}
+        return {**kept, "version": number}
+
+    return _alias_move(
+        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
+    )
+
+
+def alias_promote(*, model: MLModel, alias: str, version: ModelVersion, actor=None, reason=""):
+    """The candidate becomes the alias's version; its shadow or split ends with the move."""
+    return alias_set(
         model=model,
         alias=alias,
-        kind=kind,
-        from_version=previous,
-        to_version=version,
-        actor=_actor(actor),
-        reason=reason,
-    )
-    _audit(
-        model,
-        f"alias_{kind}",
-        _actor(actor),
         version=version,
-        alias=alias,
-        from_version=previous.number if previous else None,
-        to_version=version.number,
-        reason=reason,
+        actor=actor,
+        reason=reason or f"Promoted v{version.number}",
+        kind=AliasMove.Kind.PROMOTE,
     )
-    return current
 
 
 @transaction.atomic
 def alias_rollback(*, model: MLModel, alias: str, actor=None, reason: str = "") -> Alias:
-    """Move the alias back to the version it pointed to before its last move."""
-    current = Alias.objects.select_for_update().filter(model=model, name=alias).first()
-    if current is None:
-        raise NotFound(f"Model {model.name!r} has no alias {alias!r}.", code="alias_not_found")
+    """Put the alias back as it was before its last move: version, shadows and split."""
+    # Locked before its history is read, so concurrent moves cannot slip in between.
+    Alias.objects.select_for_update(of=("self",)).filter(model=model, name=alias).first()
     last = AliasMove.objects.filter(model=model, alias=alias).order_by("-created_at", "-id").first()
-    if last is None or last.from_version is None:
-        raise Conflict(
-            f"Alias {alias!r} has no earlier version to roll back to.", code="nothing_to_roll_back"
-        )
-    return alias_set(
+
+    def change(state):
+        _existing(alias, model, state)
+        if last is None or last.from_version_id is None:
+            raise Conflict(
+                f"Alias {alias!r} has no earlier version to roll back to.",
+                code="nothing_to_roll_back",
+            )
+        # Moves recorded before shadows and splits existed had neither.
+        empty = {"version": last.from_version.number, "shadows": [], "canary": None}
+        return last.from_state or empty
+
+    return _alias_move(
         model=model,
         alias=alias,
-        version=last.from_version,
-        actor=actor,
-        reason=reason or f"Rollback from v{current.version.number}",
         kind=AliasMove.Kind.ROLLBACK,
+        actor=actor,
+        reason=reason or f"Rollback of the last move ({last.kind if last else 'none'})",
+        change=change,
+    )
+
+
+def alias_shadow_add(*, model: MLModel, alias: str, version: ModelVersion, actor=None, reason=""):
+    """`version` also runs every prediction served through the alias, for comparison only."""
+    number = _of_model(model, version)
+
+    def change(state):
+        state = _existing(alias, model, state)
+        canary = (state["canary"] or {}).get("version")
+        if number in (state["version"], canary) or number in state["shadows"]:
+            raise _no_change(alias, f"v{number} already serves it or shadows it.")
+        if len(state["shadows"]) >= settings.ROLLOUT_MAX_SHADOWS:
+            raise Conflict(
+                f"Alias {alias!r} has {settings.ROLLOUT_MAX_SHADOWS} shadows, the most allowed.",
+                code="too_many_shadows",
+            )
+        return {**state, "shadows": [*state["shadows"], number]}
+
+    kind = AliasMove.Kind.SHADOW_ADD
+    return _alias_move(
+        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
+    )
+
+
+def alias_shadow_remove(
+    *, model: MLModel, alias: str, version: ModelVersion, actor=None, reason=""
+) -> Alias:
+    number = _of_model(model, version)
+
+    def change(state):
+        state = _existing(alias, model, state)
+        if number not in state["shadows"]:
+            raise _no_change(alias, f"v{number} is not one of its shadows.")
+        return {**state, "shadows": [n for n in state["shadows"] if n != number]}
+
+    kind = AliasMove.Kind.SHADOW_REMOVE
+    return _alias_move(
+        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
+    )
+
+
+def alias_split_set(
+    *, model: MLModel, alias: str, version: ModelVersion, percent: float, actor=None, reason=""
+) -> Alias:
+    """`version` serves `percent` of the predictions sent to the alias (the canary)."""
+    number = _of_model(model, version)
+    if not 0 < percent < 100:
+        raise ServiceError(
+            "percent must be more than 0 and less than 100.",
+            fields={"percent": ["Must be more than 0 and less than 100."]},
+        )
+
+    def change(state):
+        state = _existing(alias, model, state)
+        if number == state["version"]:
+            raise _no_change(alias, f"v{number} already serves all of it.")
+        return {**state, "canary": {"version": number, "percent": float(percent)}}
+
+    kind = AliasMove.Kind.SPLIT_SET
+    return _alias_move(
+        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
+    )
+
+
+def alias_split_end(*, model: MLModel, alias: str, actor=None, reason: str = "") -> Alias:
+    def change(state):
+        state = _existing(alias, model, state)
+        if state["canary"] is None:
+            raise _no_change(alias, "it has no split to end.")
+        return {**state, "canary": None}
+
+    kind = AliasMove.Kind.SPLIT_END
+    return _alias_move(
+        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
+    )
+
+
+def alias_test_end(*, model: MLModel, alias: str, version: ModelVersion, actor=None, reason=""):
+    """Stop trying `version` on the alias, whether it shadows it or is its canary."""
+    current = Alias.objects.filter(model=model, name=alias).first()
+    if current is not None and current.canary_version_id == version.pk:
+        return alias_split_end(model=model, alias=alias, actor=actor, reason=reason)
+    return alias_shadow_remove(
+        model=model, alias=alias, version=version, actor=actor, reason=reason
     )

@@ -27,6 +27,26 @@ urlpatterns = [
         name="alias-rollback",
     ),
     path(
+        f"{M}/aliases/<slug:alias>/shadows/",
+        aliases.as_view({"post": "add_shadow"}),
+        name="alias-shadows",
+    ),
+    path(
+        f"{M}/aliases/<slug:alias>/shadows/<int:number>/",
+        aliases.as_view({"delete": "remove_shadow"}),
+        name="alias-shadow-detail",
+    ),
+    path(
+        f"{M}/aliases/<slug:alias>/split/",
+        aliases.as_view({"put": "set_split", "delete": "end_split"}),
+        name="alias-split",
+    ),
+    path(
+        f"{M}/aliases/<slug:alias>/promote/",
+        aliases.as_view({"post": "promote"}),
+        name="alias-promote",
+    ),
+    path(
         f"{M}/aliases/<slug:alias>/history/",
         aliases.as_view({"get": "history"}, pagination_class=PageNumberPagination),
         name="alias-history",

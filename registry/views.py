@@ -12,6 +12,7 @@ from registry.serializers import (
     AliasMoveSerializer,
     AliasRollbackInputSerializer,
     AliasSerializer,
+    AliasSplitInputSerializer,
     InputSchemaSerializer,
     MLModelCreateSerializer,
     MLModelDetailSerializer,
@@ -28,6 +29,12 @@ VERSION_PARAM = OpenApiParameter(
 
 
 SLUG = r"[-a-zA-Z0-9_]+"
+
+REASON_PARAM = OpenApiParameter("reason", str, description="Why, for the alias's history.")
+
+
+def _reason(request) -> str:
+    return request.query_params.get("reason", "")[:2000]
 
 
 class RegistryViewSet(viewsets.GenericViewSet):
@@ -156,11 +163,76 @@ class AliasViewSet(RegistryViewSet):
     pagination_class = None
 
     def get_queryset(self):
-        return Alias.objects.filter(model=self.model()).select_related("version", "updated_by")
+        return (
+            Alias.objects.filter(model=self.model())
+            .select_related("version", "canary_version", "updated_by")
+            .prefetch_related("shadows")
+        )
 
     def list(self, request, model_name=None):
         context = self.get_serializer_context()
         return Response(AliasSerializer(self.get_queryset(), many=True, context=context).data)
+
+    def _answer(self, moved: Alias) -> Response:
+        alias = self.get_queryset().get(pk=moved.pk)
+        return Response(AliasSerializer(alias, context=self.get_serializer_context()).data)
+
+    def _version(self, number):
+        return selectors.version_resolve(
+            user=self.request.user, model_name=self.kwargs["model_name"], ref=int(number)
+        )
+
+    def _move(self, service, input_serializer=AliasMoveInputSerializer, **extra) -> Response:
+        """Validate the body, resolve its version, call the alias service, answer the alias."""
+        data = input_serializer(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        version = self._version(fields.pop("version"))
+        moved = service(
+            model=version.model,
+            alias=self.kwargs["alias"],
+            version=version,
+            actor=self.request.user,
+            **fields,
+            **extra,
+        )
+        return self._answer(moved)
+
+    @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
+    def add_shadow(self, request, model_name=None, alias=None):
+        """Add a shadow version: it also runs every prediction served through the alias; its
+        answers are stored for comparison, never returned or charged."""
+        return self._move(services.alias_shadow_add)
+
+    @extend_schema(parameters=[REASON_PARAM], request=None, responses=AliasSerializer)
+    def remove_shadow(self, request, model_name=None, alias=None, number=None):
+        """Stop a shadow version."""
+        moved = services.alias_shadow_remove(
+            model=self.model(),
+            alias=alias,
+            version=self._version(number),
+            actor=request.user,
+            reason=_reason(request),
+        )
+        return self._answer(moved)
+
+    @extend_schema(request=AliasSplitInputSerializer, responses=AliasSerializer)
+    def set_split(self, request, model_name=None, alias=None):
+        """Split the alias's traffic: `version` serves `percent` of its predictions."""
+        return self._move(services.alias_split_set, AliasSplitInputSerializer)
+
+    @extend_schema(parameters=[REASON_PARAM], request=None, responses=AliasSerializer)
+    def end_split(self, request, model_name=None, alias=None):
+        """End the split: the alias's version serves all its predictions again."""
+        moved = services.alias_split_end(
+            model=self.model(), alias=alias, actor=request.user, reason=_reason(request)
+        )
+        return self._answer(moved)
+
+    @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
+    def promote(self, request, model_name=None, alias=None):
+        """Make `version` the alias's version; its shadow or split ends in the same move."""
+        return self._move(services.alias_promote)
 
     @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
     def update(self, request, model_name=None, alias=None):
