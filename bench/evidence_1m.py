@@ -101,11 +101,11 @@ def version(name: str, task: str, spec) -> ModelVersion:
 # features' usual ranges.
 PREDICTIONS_SQL = """
 INSERT INTO predictions_prediction (
-    id, user_id, model_id, version_id, requested_version, status, is_batch, source, row_count,
-    input, output, progress, attempts, request_fingerprint, cost, created_at, started_at,
-    finished_at)
-SELECT gen_random_uuid(), %(user)s, %(model)s, %(version)s, 'production', 'succeeded', false,
-       'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at, t.at
+    id, user_id, model_id, version_id, requested_version, route, status, is_batch, source,
+    row_count, input, output, progress, attempts, request_fingerprint, cost, created_at,
+    started_at, finished_at)
+SELECT gen_random_uuid(), %(user)s, %(model)s, %(version)s, 'production', 'alias', 'succeeded',
+       false, 'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at, t.at
 FROM generate_series(1, %(rows)s) AS i,
      LATERAL (SELECT now() - make_interval(secs => i * %(spacing)s)) AS t(at)
 """
