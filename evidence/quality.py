@@ -14,17 +14,36 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence.models import Feedback
+from evidence import truth
 from evidence.truth import MIN_PROBABILITY
 from mlservice import rollups
 from registry.models import ModelVersion, Task
 
 FEEDBACK = Feedback._meta.db_table
 
-# The sums every metric is made of, in the order of the `Totals` fields after `count`.
-SUMS = f"""count(*) FILTER (WHERE truth_label = predicted_label),
-           sum(-ln(greatest(truth_probability, {MIN_PROBABILITY}))), count(truth_probability),
-           sum(abs(value_error)), sum(value_error * value_error), var_pop(truth_value),
-           sum(ape_sum), sum(steps)"""
+# The columns of a feedback row that depend on the prediction's output (the rest are its truth),
+# with their SQL types.
+ANSWER_COLUMNS = {
+    "predicted_label": "text",
+    "truth_probability": "float8",
+    "value_error": "float8",
+    "ape_sum": "float8",
+    "steps": "bigint",
+}
+
+
+def _sums(side: str = "") -> str:
+    """The sums every metric is made of, in the order of the `Totals` fields after `count`;
+    `side` prefixes the columns of the answer, to total another answer against the same truths."""
+    p = side
+    return f"""count(*) FILTER (WHERE truth_label = {p}predicted_label),
+           sum(-ln(greatest({p}truth_probability, {MIN_PROBABILITY}))),
+           count({p}truth_probability), sum(abs({p}value_error)),
+           sum({p}value_error * {p}value_error), var_pop(truth_value),
+           sum({p}ape_sum), sum({p}steps)"""
+
+
+SUMS = _sums()
 
 
 @dataclass
@@ -127,6 +146,22 @@ def quality_for(version: ModelVersion, window: timedelta, *, until=None) -> Qual
             setattr(totals, name, getattr(totals, name) + getattr(cell, name))
     matrix = {(predicted, actual): count for predicted, actual, count, *_ in cells}
     return Quality(version, since, until, totals, _classes(version.labels or [], matrix))
+
+
+def totals_beside(task: str, pairs: str, params: dict) -> tuple[Totals, Totals]:
+    """Totals of the feedback rows the query `pairs` selects (a feedback row's columns and
+    `other_output`, another version's answer to the same prediction row): of the answers the
+    version that served them gave, and of the other answers against the same truths."""
+    other = truth.metric_columns_sql(task, "other_output")
+    columns = ", ".join(
+        f"({other.get(name, 'NULL')})::{kind} AS other_{name}"
+        for name, kind in ANSWER_COLUMNS.items()
+    )
+    sql = f"""WITH pairs AS ({pairs}), shared AS (SELECT pairs.*, {columns} FROM pairs)
+        SELECT count(*), {SUMS}, {_sums("other_")} FROM shared"""
+    [(count, *sums)] = _rows(sql, params)
+    half = len(sums) // 2
+    return Totals.of(count, *sums[:half]), Totals.of(count, *sums[half:])
 
 
 def _classes(labels: list[str], matrix: dict[tuple[str, str], int]) -> dict[str, dict]:

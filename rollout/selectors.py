@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from evidence import quality
+from evidence.models import Feedback
 from mlservice.errors import ServiceError
 from predictions.models import Prediction, ShadowRun, Status
 from registry.models import PRODUCTION, ModelVersion, Route, Task
@@ -78,6 +80,14 @@ _DISAGREEMENTS = f"""{_PAIRS}
     SELECT prediction_id, created_at, input, p_out, s_out FROM pairs
     WHERE {_both} AND NOT {{agree}}
     ORDER BY created_at DESC, prediction_id LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+# The feedback on the primary's answers that the candidate also answered in a shadow run.
+_SHARED = f"""
+    SELECT f.*, s.output AS other_output
+    FROM {_RUNS} s JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id
+    WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
+      AND s.status = 'succeeded' AND f.version_id = %(primary)s AND f."row" = 0
 """
 
 _SERVED = f"""
@@ -146,6 +156,14 @@ def shadow_summary(comparison: Comparison) -> dict:
         "error_rate": {"version": _rate(s_errors, runs), "against": _rate(p_errors, runs)},
         "latency_ms": {"version": _latency(s50, s95), "against": _latency(p50, p95)},
     }
+
+
+def shared_quality(comparison: Comparison) -> dict:
+    """Both versions' quality on the same predictions: the primary's answers that have feedback
+    and a shadow run of the candidate that succeeded, each against the same truths."""
+    task = comparison.candidate.model.task
+    against, mine = quality.totals_beside(task, _SHARED, comparison.params)
+    return {"count": mine.count, "version": mine.metrics(task), "against": against.metrics(task)}
 
 
 def served_summary(comparison: Comparison) -> dict:
@@ -228,6 +246,7 @@ def comparison_summary(comparison: Comparison) -> dict:
         "tolerance": comparison.tolerance,
         "shadow": shadow_summary(comparison),
         "served": served_summary(comparison),
+        "quality_on_shared": shared_quality(comparison),
     }
 
 
