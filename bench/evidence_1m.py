@@ -151,16 +151,17 @@ FROM (
 SHADOW_RUNS_SQL = """
 INSERT INTO predictions_shadowrun (prediction_id, version_id, status, output, duration_ms,
                                    created_at)
-SELECT p.id, %(shadow)s, 'succeeded',
-       jsonb_build_object('label', x.label, 'probabilities', jsonb_build_object(
-           'setosa', CASE WHEN x.label = 'setosa' THEN 0.8 ELSE 0.1 END,
-           'versicolor', CASE WHEN x.label = 'versicolor' THEN 0.8 ELSE 0.1 END,
-           'virginica', CASE WHEN x.label = 'virginica' THEN 0.8 ELSE 0.1 END)),
-       5 + random() * 10, p.created_at
-FROM predictions_prediction p,
-     LATERAL (SELECT CASE WHEN random() < 0.9 THEN p.output->>'label' ELSE 'virginica' END)
-         AS x(label)
-WHERE p.version_id = %(version)s
+SELECT id, %(shadow)s, 'succeeded',
+       jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
+           'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
+           'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,
+           'virginica', CASE WHEN label = 'virginica' THEN 0.8 ELSE 0.1 END)),
+       5 + random() * 10, created_at
+FROM (
+    SELECT id, created_at,
+           CASE WHEN random() < 0.9 THEN output->>'label' ELSE 'virginica' END AS label
+    FROM predictions_prediction WHERE version_id = %(version)s
+) AS p
 """
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from evidence.models import Feedback
 from evidence import truth
+from evidence.models import Feedback
 from evidence.truth import MIN_PROBABILITY
 from mlservice import rollups
 from registry.models import ModelVersion, Task
