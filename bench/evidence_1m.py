@@ -199,7 +199,7 @@ def load(user: User, target: ModelVersion, input_sql: str, output_sql: str) -> f
 
 
 def loaded(name: str) -> ModelVersion:
-    found = ModelVersion.objects.filter(model__name=name).select_related("model").first()
+    found = ModelVersion.objects.filter(model__name=name, number=1).select_related("model").first()
     if found is None:
         sys.exit(f"{DB} has no {name}: run once with BENCH_EVIDENCE_KEEP=1 to load it.")
     return found

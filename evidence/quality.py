@@ -92,7 +92,8 @@ class Totals:
         return {"mape": self.mape}
 
 
-def _rows(sql: str, params: dict) -> list[tuple]:
+def window_rows(sql: str, params: dict) -> list[tuple]:
+    """The rows of an aggregate over a window, grouped and sorted in memory rather than on disk."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")  # group in memory, not on disk
         cursor.execute(sql, params)
@@ -131,10 +132,10 @@ def quality_for(version: ModelVersion, window: timedelta, *, until=None) -> Qual
     params = {"version": version.pk, "since": since, "until": until}
     where = "version_id = %(version)s AND predicted_at >= %(since)s AND predicted_at < %(until)s"
     if version.model.task != Task.CLASSIFICATION:
-        [row] = _rows(f"SELECT count(*), {SUMS} FROM {FEEDBACK} WHERE {where}", params)
+        [row] = window_rows(f"SELECT count(*), {SUMS} FROM {FEEDBACK} WHERE {where}", params)
         return Quality(version, since, until, Totals.of(*row))
     # A classifier's totals add up from its confusion matrix: one scan gives both.
-    cells = _rows(
+    cells = window_rows(
         f"SELECT predicted_label, truth_label, count(*), {SUMS} FROM {FEEDBACK} "
         f"WHERE {where} GROUP BY 1, 2",
         params,
@@ -159,7 +160,7 @@ def totals_beside(task: str, pairs: str, params: dict) -> tuple[Totals, Totals]:
     )
     sql = f"""WITH pairs AS ({pairs}), shared AS (SELECT pairs.*, {columns} FROM pairs)
         SELECT count(*), {SUMS}, {_sums("other_")} FROM shared"""
-    [(count, *sums)] = _rows(sql, params)
+    [(count, *sums)] = window_rows(sql, params)
     half = len(sums) // 2
     return Totals.of(count, *sums[:half]), Totals.of(count, *sums[half:])
 
@@ -181,7 +182,7 @@ def _classes(labels: list[str], matrix: dict[tuple[str, str], int]) -> dict[str,
 
 def totals_by_version(since: datetime, until: datetime) -> dict[int, Totals]:
     """Per version id with feedback on predictions made in [since, until): its totals."""
-    rows = _rows(
+    rows = window_rows(
         f"SELECT version_id, count(*), {SUMS} FROM {FEEDBACK} "
         "WHERE predicted_at >= %(since)s AND predicted_at < %(until)s GROUP BY 1",
         {"since": since, "until": until},
@@ -208,7 +209,7 @@ def feedback_changed(predicted_at: Iterable[datetime]) -> None:
 
 
 def _totals_by_day(first_day: date, last_day: date) -> dict[date, dict[int, Totals]]:
-    rows = _rows(
+    rows = window_rows(
         f"SELECT (predicted_at AT TIME ZONE 'UTC')::date, version_id, count(*), {SUMS} "
         f"FROM {FEEDBACK} WHERE predicted_at >= %(start)s::date AT TIME ZONE 'UTC' "
         "AND predicted_at < (%(end)s::date + 1) AT TIME ZONE 'UTC' GROUP BY 1, 2",

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from evidence import quality
-from evidence.models import Feedback
+from evidence.models import METRIC_COLUMNS, Feedback
 from mlservice.errors import ServiceError
 from predictions.models import Prediction, ShadowRun, Status
 from registry.models import PRODUCTION, ModelVersion, Route, Task
@@ -84,10 +83,11 @@ _DISAGREEMENTS = f"""{_PAIRS}
 
 # The feedback on the primary's answers that the candidate also answered in a shadow run.
 _SHARED = f"""
-    SELECT f.*, s.output AS other_output
+    SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))}, s.output AS other_output
     FROM {_RUNS} s JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id
     WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
       AND s.status = 'succeeded' AND f.version_id = %(primary)s AND f."row" = 0
+      AND f.predicted_at >= %(since)s
 """
 
 _SERVED = f"""
@@ -137,9 +137,7 @@ def _latency(p50, p95) -> dict:
 
 
 def _fetch(sql: str, params: dict) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return quality.window_rows(sql, params)
 
 
 def shadow_summary(comparison: Comparison) -> dict:
