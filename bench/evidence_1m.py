@@ -4,7 +4,10 @@
 Makes a fresh database (BENCH_EVIDENCE_DB, default mlservice_bench_evidence), migrates it, and
 bulk-inserts with generate_series, for a classifier and a regressor each, BENCH_EVIDENCE_ROWS
 (default 1,000,000) finished predictions spread over the last 30 days, every one with feedback;
-then times, over a 30-day window (every row), the quality of each version, the classifier's
+and for the classifier a shadow version with a run of every prediction; then times, over a
+30-day window (every row), the comparison of the shadow with the classifier (agreement, errors
+and latency; both versions' quality on the shared predictions; the whole summary the compare
+endpoint answers) and the /metrics agreement gauges, the quality of each version, the classifier's
 drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day: cold (every
 settled day computed and cached) and warm (settled days from the cache, today read live; a full
 day read live is timed too, as today costs that at its end), after
@@ -74,6 +77,8 @@ from evidence import monitoring, quality, selectors  # noqa: E402
 from mlservice import rollups  # noqa: E402
 from registry.demo import DEMO_MODELS  # noqa: E402
 from registry.models import Alias, MLModel, ModelVersion  # noqa: E402
+from rollout import monitoring as rollout_monitoring  # noqa: E402
+from rollout import selectors as rollout_selectors  # noqa: E402
 
 IRIS, DIABETES = DEMO_MODELS["iris"], DEMO_MODELS["diabetes"]
 
@@ -101,11 +106,11 @@ def version(name: str, task: str, spec) -> ModelVersion:
 # features' usual ranges.
 PREDICTIONS_SQL = """
 INSERT INTO predictions_prediction (
-    id, user_id, model_id, version_id, requested_version, status, is_batch, source, row_count,
-    input, output, progress, attempts, request_fingerprint, cost, created_at, started_at,
-    finished_at)
-SELECT gen_random_uuid(), %(user)s, %(model)s, %(version)s, 'production', 'succeeded', false,
-       'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at, t.at
+    id, user_id, model_id, version_id, requested_version, route, status, is_batch, source,
+    row_count, input, output, progress, attempts, request_fingerprint, cost, created_at,
+    started_at, finished_at)
+SELECT gen_random_uuid(), %(user)s, %(model)s, %(version)s, 'production', 'alias', 'succeeded',
+       false, 'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at, t.at
 FROM generate_series(1, %(rows)s) AS i,
      LATERAL (SELECT now() - make_interval(secs => i * %(spacing)s)) AS t(at)
 """
@@ -141,6 +146,43 @@ FROM (
 """
 
 
+# The classifier's v2 shadows it on every prediction: the same label nine times in ten, with
+# probabilities (so both accuracy and log loss are computed on the shared predictions).
+SHADOW_RUNS_SQL = """
+INSERT INTO predictions_shadowrun (prediction_id, version_id, status, output, duration_ms,
+                                   created_at)
+SELECT id, %(shadow)s, 'succeeded',
+       jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
+           'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
+           'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,
+           'virginica', CASE WHEN label = 'virginica' THEN 0.8 ELSE 0.1 END)),
+       5 + random() * 10, created_at
+FROM (
+    SELECT id, created_at,
+           CASE WHEN random() < 0.9 THEN output->>'label' ELSE 'virginica' END AS label
+    FROM predictions_prediction WHERE version_id = %(version)s
+) AS p
+"""
+
+
+def shadowed(primary: ModelVersion) -> tuple[ModelVersion, float]:
+    """The primary's v2, a shadow of its production alias with a run of every prediction
+    (inserted once: a reused database keeps them)."""
+    started = time.perf_counter()
+    shadow = primary.model.versions.filter(number=2).first()
+    if shadow is None:
+        fields = {f: getattr(primary, f) for f in ("artifact", "format", "runtime", "sha256")}
+        spec = {f: getattr(primary, f) for f in ("size", "input_schema", "input_example")}
+        shadow = ModelVersion.objects.create(
+            model=primary.model, number=2, labels=primary.labels, **fields, **spec
+        )
+        Alias.objects.get(model=primary.model, name="production").shadows.add(shadow)
+        with connection.cursor() as cursor:
+            cursor.execute(SHADOW_RUNS_SQL, {"shadow": shadow.pk, "version": primary.pk})
+            cursor.execute("VACUUM ANALYZE predictions_shadowrun")
+    return shadow, time.perf_counter() - started
+
+
 def load(user: User, target: ModelVersion, input_sql: str, output_sql: str) -> float:
     started = time.perf_counter()
     params = {
@@ -157,7 +199,7 @@ def load(user: User, target: ModelVersion, input_sql: str, output_sql: str) -> f
 
 
 def loaded(name: str) -> ModelVersion:
-    found = ModelVersion.objects.filter(model__name=name).select_related("model").first()
+    found = ModelVersion.objects.filter(model__name=name, number=1).select_related("model").first()
     if found is None:
         sys.exit(f"{DB} has no {name}: run once with BENCH_EVIDENCE_KEEP=1 to load it.")
     return found
@@ -206,12 +248,24 @@ def main() -> None:
             cursor.execute("VACUUM ANALYZE predictions_prediction, evidence_feedback")
     window = timedelta(days=DAYS + 1)
     today = timezone.now().date()
+    shadow, shadow_seconds = shadowed(iris)
+    comparison = rollout_selectors.Comparison(
+        candidate=shadow, primary=iris, since=timezone.now() - window, tolerance=0.01
+    )
+    shared = rollout_selectors.shared_quality(comparison)
+    assert shared["count"] == ROWS, shared
     checked = quality.quality_for(iris, window)
     assert checked.totals.count == ROWS, checked.totals.count
     results = {
         "rows_per_version": ROWS,
         "load_seconds": round(seconds, 1),
         "accuracy": round(checked.totals.accuracy, 4),
+        "shadow_load_seconds": round(shadow_seconds, 1),
+        "shared_accuracy": {k: round(v["accuracy"], 4) for k, v in shared.items() if k != "count"},
+        "compare_shadow_summary": timed(lambda: rollout_selectors.shadow_summary(comparison)),
+        "compare_quality_on_shared": timed(lambda: rollout_selectors.shared_quality(comparison)),
+        "compare_summary": timed(lambda: rollout_selectors.comparison_summary(comparison)),
+        "metrics_agreement_gauges": timed(rollout_monitoring._compute),
         "quality_classifier": timed(lambda: quality.quality_for(iris, window)),
         "quality_regressor": timed(lambda: quality.quality_for(diabetes, window)),
         "drift_classifier": timed(lambda: selectors.drift_for(iris, window)),

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from evidence import truth
 from evidence.models import Feedback
 from evidence.truth import MIN_PROBABILITY
 from mlservice import rollups
@@ -20,11 +21,29 @@ from registry.models import ModelVersion, Task
 
 FEEDBACK = Feedback._meta.db_table
 
-# The sums every metric is made of, in the order of the `Totals` fields after `count`.
-SUMS = f"""count(*) FILTER (WHERE truth_label = predicted_label),
-           sum(-ln(greatest(truth_probability, {MIN_PROBABILITY}))), count(truth_probability),
-           sum(abs(value_error)), sum(value_error * value_error), var_pop(truth_value),
-           sum(ape_sum), sum(steps)"""
+# The columns of a feedback row that depend on the prediction's output (the rest are its truth),
+# with their SQL types.
+ANSWER_COLUMNS = {
+    "predicted_label": "text",
+    "truth_probability": "float8",
+    "value_error": "float8",
+    "ape_sum": "float8",
+    "steps": "bigint",
+}
+
+
+def _sums(side: str = "") -> str:
+    """The sums every metric is made of, in the order of the `Totals` fields after `count`;
+    `side` prefixes the columns of the answer, to total another answer against the same truths."""
+    p = side
+    return f"""count(*) FILTER (WHERE truth_label = {p}predicted_label),
+           sum(-ln(greatest({p}truth_probability, {MIN_PROBABILITY}))),
+           count({p}truth_probability), sum(abs({p}value_error)),
+           sum({p}value_error * {p}value_error), var_pop(truth_value),
+           sum({p}ape_sum), sum({p}steps)"""
+
+
+SUMS = _sums()
 
 
 @dataclass
@@ -73,7 +92,8 @@ class Totals:
         return {"mape": self.mape}
 
 
-def _rows(sql: str, params: dict) -> list[tuple]:
+def window_rows(sql: str, params: dict) -> list[tuple]:
+    """The rows of an aggregate over a window, grouped and sorted in memory rather than on disk."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")  # group in memory, not on disk
         cursor.execute(sql, params)
@@ -112,10 +132,10 @@ def quality_for(version: ModelVersion, window: timedelta, *, until=None) -> Qual
     params = {"version": version.pk, "since": since, "until": until}
     where = "version_id = %(version)s AND predicted_at >= %(since)s AND predicted_at < %(until)s"
     if version.model.task != Task.CLASSIFICATION:
-        [row] = _rows(f"SELECT count(*), {SUMS} FROM {FEEDBACK} WHERE {where}", params)
+        [row] = window_rows(f"SELECT count(*), {SUMS} FROM {FEEDBACK} WHERE {where}", params)
         return Quality(version, since, until, Totals.of(*row))
     # A classifier's totals add up from its confusion matrix: one scan gives both.
-    cells = _rows(
+    cells = window_rows(
         f"SELECT predicted_label, truth_label, count(*), {SUMS} FROM {FEEDBACK} "
         f"WHERE {where} GROUP BY 1, 2",
         params,
@@ -127,6 +147,22 @@ def quality_for(version: ModelVersion, window: timedelta, *, until=None) -> Qual
             setattr(totals, name, getattr(totals, name) + getattr(cell, name))
     matrix = {(predicted, actual): count for predicted, actual, count, *_ in cells}
     return Quality(version, since, until, totals, _classes(version.labels or [], matrix))
+
+
+def totals_beside(task: str, pairs: str, params: dict) -> tuple[Totals, Totals]:
+    """Totals of the feedback rows the query `pairs` selects (a feedback row's columns and
+    `other_output`, another version's answer to the same prediction row): of the answers the
+    version that served them gave, and of the other answers against the same truths."""
+    other = truth.metric_columns_sql(task, "other_output")
+    columns = ", ".join(
+        f"({other.get(name, 'NULL')})::{kind} AS other_{name}"
+        for name, kind in ANSWER_COLUMNS.items()
+    )
+    sql = f"""WITH pairs AS ({pairs}), shared AS (SELECT pairs.*, {columns} FROM pairs)
+        SELECT count(*), {SUMS}, {_sums("other_")} FROM shared"""
+    [(count, *sums)] = window_rows(sql, params)
+    half = len(sums) // 2
+    return Totals.of(count, *sums[:half]), Totals.of(count, *sums[half:])
 
 
 def _classes(labels: list[str], matrix: dict[tuple[str, str], int]) -> dict[str, dict]:
@@ -146,7 +182,7 @@ def _classes(labels: list[str], matrix: dict[tuple[str, str], int]) -> dict[str,
 
 def totals_by_version(since: datetime, until: datetime) -> dict[int, Totals]:
     """Per version id with feedback on predictions made in [since, until): its totals."""
-    rows = _rows(
+    rows = window_rows(
         f"SELECT version_id, count(*), {SUMS} FROM {FEEDBACK} "
         "WHERE predicted_at >= %(since)s AND predicted_at < %(until)s GROUP BY 1",
         {"since": since, "until": until},
@@ -173,7 +209,7 @@ def feedback_changed(predicted_at: Iterable[datetime]) -> None:
 
 
 def _totals_by_day(first_day: date, last_day: date) -> dict[date, dict[int, Totals]]:
-    rows = _rows(
+    rows = window_rows(
         f"SELECT (predicted_at AT TIME ZONE 'UTC')::date, version_id, count(*), {SUMS} "
         f"FROM {FEEDBACK} WHERE predicted_at >= %(start)s::date AT TIME ZONE 'UTC' "
         "AND predicted_at < (%(end)s::date + 1) AT TIME ZONE 'UTC' GROUP BY 1, 2",

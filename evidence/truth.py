@@ -84,3 +84,25 @@ def metric_columns(truth: Any, version: ModelVersion, output: dict) -> dict:
         "ape_sum": sum(abs(predicted - actual) / abs(actual) for actual, predicted in pairs),
         "steps": len(pairs),
     }
+
+
+def metric_columns_sql(task: str, output: str) -> dict[str, str]:
+    """`metric_columns` as SQL expressions, for an output read in a query (`output`, a jsonb
+    expression) against the truth of a feedback row (its `truth`, `truth_label` and
+    `truth_value` columns): the columns that depend on the output, by name."""
+    if task == Task.CLASSIFICATION:
+        return {
+            "predicted_label": f"{output}->>'label'",
+            "truth_probability": f"({output}->'probabilities'->>truth_label)::float8",
+        }
+    if task == Task.REGRESSION:
+        return {"value_error": f"({output}->>'value')::float8 - truth_value"}
+    # The steps paired as `zip` pairs them, those whose truth is not 0 counted.
+    steps = f"""FROM jsonb_array_elements_text(truth) WITH ORDINALITY t(actual, i)
+        JOIN jsonb_array_elements({output}->'forecast') WITH ORDINALITY o(step, i) USING (i)
+        WHERE t.actual::float8 <> 0"""
+    error = "abs((o.step->>'value')::float8 - t.actual::float8) / abs(t.actual::float8)"
+    return {
+        "ape_sum": f"(SELECT coalesce(sum({error}), 0) {steps})",
+        "steps": f"(SELECT count(*) {steps})",
+    }

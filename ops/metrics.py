@@ -17,6 +17,9 @@ host) answers and include what the workers did:
   rmse, r2, mape), and mlservice_drift_psi{model,version,feature} /
   mlservice_drift_flagged{model,version,feature}: drift of aliased versions' inputs, both over
   EVIDENCE_METRICS_WINDOW_SECONDS and cached for EVIDENCE_METRICS_CACHE_SECONDS
+- collectors other apps register in `mlservice.collectors.REGISTRY`: rollout's
+  mlservice_shadow_agreement{model,alias,version}, each shadow's agreement rate over the same
+  window, cached the same way
 
 Access: `Authorization: Bearer <METRICS_TOKEN>`, or a client address in METRICS_ALLOWED_NETWORKS.
 """
@@ -37,6 +40,7 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from evidence import monitoring
+from mlservice.collectors import REGISTRY as _own_registry
 from mlservice.errors import error_body
 from ops import stats
 
@@ -132,7 +136,6 @@ def _histograms(name: str, documentation: str, histograms: dict, labels: dict):
     return family
 
 
-_own_registry = prometheus_client.CollectorRegistry(auto_describe=False)
 _own_registry.register(PredictionCollector())
 
 

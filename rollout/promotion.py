@@ -1,8 +1,9 @@
 """What the promotion view shows: a candidate beside the alias's version, in sections.
 
 `promotion_sections` returns the sections in order, each a title and rows of (what, candidate,
-primary): shadow runs, traffic served, and quality from feedback (evidence); another kind of
-evidence adds its own function to SECTIONS and shows up in the view.
+primary): shadow runs, traffic served, quality from feedback (evidence) on each version's own
+predictions and on the predictions both answered; another kind of evidence adds its own
+function to SECTIONS and shows up in the view.
 """
 
 from collections.abc import Callable
@@ -81,11 +82,26 @@ def quality_section(comparison: Comparison, summary: dict) -> dict:
     }
 
 
+def shared_quality_section(comparison: Comparison, summary: dict) -> dict:
+    shared = summary["quality_on_shared"]
+    return {
+        "title": "Quality on the same predictions (shadow runs with feedback)",
+        "rows": [
+            ("Predictions with feedback", shared["count"], shared["count"]),
+            *[
+                (name, _figure(value), _figure(shared["against"][name]))
+                for name, value in shared["version"].items()
+            ],
+        ],
+    }
+
+
 # Each takes (comparison, summary) and returns {"title", "rows": [(what, candidate, primary)]}.
 SECTIONS: dict[str, Callable[[Comparison, dict], dict]] = {
     "shadow": shadow_section,
     "served": served_section,
     "quality": quality_section,
+    "quality_on_shared": shared_quality_section,
 }
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
+from evidence import quality
+from evidence.models import METRIC_COLUMNS, Feedback
 from mlservice.errors import ServiceError
 from predictions.models import Prediction, ShadowRun, Status
 from registry.models import PRODUCTION, ModelVersion, Route, Task
@@ -80,6 +81,15 @@ _DISAGREEMENTS = f"""{_PAIRS}
     ORDER BY created_at DESC, prediction_id LIMIT %(limit)s OFFSET %(offset)s
 """
 
+# The feedback on the primary's answers that the candidate also answered in a shadow run.
+_SHARED = f"""
+    SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))}, s.output AS other_output
+    FROM {_RUNS} s JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id
+    WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
+      AND s.status = 'succeeded' AND f.version_id = %(primary)s AND f."row" = 0
+      AND f.predicted_at >= %(since)s
+"""
+
 _SERVED = f"""
     SELECT version_id, count(*), count(*) FILTER (WHERE status = %(failed)s),
            {_quantiles("date_part('epoch', finished_at - started_at) * 1000", "status = %(ok)s")}
@@ -127,9 +137,7 @@ def _latency(p50, p95) -> dict:
 
 
 def _fetch(sql: str, params: dict) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return quality.window_rows(sql, params)
 
 
 def shadow_summary(comparison: Comparison) -> dict:
@@ -146,6 +154,14 @@ def shadow_summary(comparison: Comparison) -> dict:
         "error_rate": {"version": _rate(s_errors, runs), "against": _rate(p_errors, runs)},
         "latency_ms": {"version": _latency(s50, s95), "against": _latency(p50, p95)},
     }
+
+
+def shared_quality(comparison: Comparison) -> dict:
+    """Both versions' quality on the same predictions: the primary's answers that have feedback
+    and a shadow run of the candidate that succeeded, each against the same truths."""
+    task = comparison.candidate.model.task
+    against, mine = quality.totals_beside(task, _SHARED, comparison.params)
+    return {"count": mine.count, "version": mine.metrics(task), "against": against.metrics(task)}
 
 
 def served_summary(comparison: Comparison) -> dict:
@@ -228,6 +244,7 @@ def comparison_summary(comparison: Comparison) -> dict:
         "tolerance": comparison.tolerance,
         "shadow": shadow_summary(comparison),
         "served": served_summary(comparison),
+        "quality_on_shared": shared_quality(comparison),
     }
 
 

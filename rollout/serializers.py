@@ -55,6 +55,18 @@ class ServedSummarySerializer(serializers.Serializer):
     against = ServedSerializer()
 
 
+class SharedQualitySerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        help_text="The primary's predictions with feedback that the candidate also answered."
+    )
+    version = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="The candidate's metrics on them: accuracy and log_loss, mae, rmse and r2, "
+        "or mape.",
+    )
+    against = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
 class DisagreementSerializer(serializers.Serializer):
     prediction = serializers.UUIDField()
     created_at = serializers.DateTimeField()
@@ -80,6 +92,9 @@ class ComparisonSerializer(serializers.Serializer):
     shadow = ShadowSummarySerializer()
     served = ServedSummarySerializer(
         help_text="Each version's own predictions through the alias (a canary split's shares)."
+    )
+    quality_on_shared = SharedQualitySerializer(
+        help_text="Both versions' quality against the same truths, on the same predictions."
     )
     disagreements = DisagreementPageSerializer()
 

@@ -1,5 +1,8 @@
+import math
+
 import pytest
 
+from evidence.services import feedback_create
 from predictions.models import Prediction, ShadowRun
 from registry.models import MLModel, ModelVersion
 from tests.support.rollout import served, shadowed, version
@@ -174,3 +177,33 @@ def test_forecasts_agree_when_every_step_is_within_the_tolerance(db, alice, staf
     pair(v1, v2, alice, forecast(100.0, 200.0), forecast(100.5, 205.0))  # step 2 is off
     pair(v1, v2, alice, forecast(100.0, 200.0), forecast(100.0))  # shorter
     assert agreement(staff_client, "demand") == (1, 3)
+
+
+def test_both_versions_quality_on_the_same_predictions_equals_the_hand_computed_figures(
+    fixed_set, staff_client, alice
+):
+    truths = {  # the primary's answer -> the truth sent for it
+        10.0: 10.0,  # the shadow said 10.05
+        100.0: 101.0,  # the shadow said 101.5
+        2.0: 3.0,  # the shadow said 3.0
+        7.0: 8.0,  # not counted: the shadow failed
+        9.0: 9.0,  # not counted: the shadow was skipped
+    }
+    for answer, truth in truths.items():
+        prediction = Prediction.objects.get(version__number=1, output__value=answer)
+        feedback_create(prediction=prediction, row=None, value=truth, actor=alice)
+    shared = staff_client.get(COMPARE, {"version": 2}).json()["quality_on_shared"]
+    # Truths 10, 101 and 3: mean 38, squared deviations summing to 784 + 3969 + 1225 = 5978.
+    assert shared == {
+        "count": 3,
+        "against": {  # errors 0, -1, -1
+            "mae": pytest.approx(2 / 3),
+            "rmse": pytest.approx(math.sqrt(2 / 3)),
+            "r2": pytest.approx(1 - 2 / 5978),
+        },
+        "version": {  # errors 0.05, 0.5, 0
+            "mae": pytest.approx(0.55 / 3),
+            "rmse": pytest.approx(math.sqrt(0.2525 / 3)),
+            "r2": pytest.approx(1 - 0.2525 / 5978),
+        },
+    }

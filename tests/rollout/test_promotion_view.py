@@ -34,7 +34,12 @@ def test_the_promotion_view_shows_the_candidate_beside_production(under_test, ad
     html = response.content.decode()
     assert "Candidate v2" in html and "production v1" in html
     assert "50.0% of 2" in html  # agreement
-    assert list(response.context["sections"]) == ["shadow", "served", "quality"]
+    assert list(response.context["sections"]) == [
+        "shadow",
+        "served",
+        "quality",
+        "quality_on_shared",
+    ]
     quality = response.context["sections"]["quality"]["rows"]
     assert quality[0] == ("Predictions with feedback", 0, 0)
     assert [name for name, _, _ in quality[1:]] == ["mae", "rmse", "r2"]
@@ -115,3 +120,12 @@ def test_the_quality_section_shows_each_versions_figures_from_feedback(
     # v1 answered 4 and 6 where the truth was 5; v2 served nothing with feedback.
     assert rows[0] == ("Predictions with feedback", 0, 2)
     assert ("mae", "-", "1") in rows
+
+
+def test_the_promotion_view_shows_both_versions_quality_on_the_same_predictions(
+    under_test, admin_client, alice
+):
+    answered_six = Prediction.objects.get(output__value=6.0)  # the shadow said 9.0
+    feedback_create(prediction=answered_six, row=None, value=5.0, actor=alice)
+    rows = admin_client.get(page(under_test)).context["sections"]["quality_on_shared"]["rows"]
+    assert rows[:2] == [("Predictions with feedback", 1, 1), ("mae", "4", "1")]
