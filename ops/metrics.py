@@ -49,23 +49,16 @@ class PredictionCollector(Collector):
     def collect(self):
         labels = stats.version_labels()
 
-        stored = GaugeMetricFamily(
+        yield _counts(
             "mlservice_predictions",
             "Predictions stored, by model, version and status.",
-            labels=["model", "version", "status"],
+            stats.counts_by_version_status(),
         )
-        for model, number, status, count in stats.counts_by_version_status():
-            stored.add_metric([model, str(number), status], count)
-        yield stored
-
-        shadows = GaugeMetricFamily(
+        yield _counts(
             "mlservice_shadow_runs",
             "Shadow runs stored, by model, shadow version and status (skipped: queue behind).",
-            labels=["model", "version", "status"],
+            stats.shadow_counts_by_version_status(),
         )
-        for model, number, status, count in stats.shadow_counts_by_version_status():
-            shadows.add_metric([model, str(number), status], count)
-        yield shadows
 
         window = settings.METRICS_LATENCY_WINDOW_SECONDS
         for kind, what in (
@@ -87,21 +80,33 @@ class PredictionCollector(Collector):
 
         yield from _evidence()
 
-        queue = stats.queue_status()
-        up = GaugeMetricFamily("mlservice_redis_up", "1 when Redis answered this scrape.")
-        up.add_metric([], 0 if queue.error else 1)
-        yield up
-        if queue.error is None:
-            depth = GaugeMetricFamily(
-                "mlservice_queue_depth", "Jobs waiting in the RQ queue.", labels=["queue"]
-            )
-            depth.add_metric([queue.name], queue.depth)
-            yield depth
-            workers = GaugeMetricFamily(
-                "mlservice_workers", "Live RQ workers listening on the queue.", labels=["queue"]
-            )
-            workers.add_metric([queue.name], queue.worker_count)
-            yield workers
+        yield from _queue()
+
+
+def _counts(name: str, documentation: str, rows) -> GaugeMetricFamily:
+    """A gauge of counts by (model, version number, status)."""
+    family = GaugeMetricFamily(name, documentation, labels=["model", "version", "status"])
+    for model, number, status, count in rows:
+        family.add_metric([model, str(number), status], count)
+    return family
+
+
+def _queue():
+    queue = stats.queue_status()
+    up = GaugeMetricFamily("mlservice_redis_up", "1 when Redis answered this scrape.")
+    up.add_metric([], 0 if queue.error else 1)
+    yield up
+    if queue.error is None:
+        depth = GaugeMetricFamily(
+            "mlservice_queue_depth", "Jobs waiting in the RQ queue.", labels=["queue"]
+        )
+        depth.add_metric([queue.name], queue.depth)
+        yield depth
+        workers = GaugeMetricFamily(
+            "mlservice_workers", "Live RQ workers listening on the queue.", labels=["queue"]
+        )
+        workers.add_metric([queue.name], queue.worker_count)
+        yield workers
 
 
 def _evidence():
