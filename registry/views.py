@@ -27,8 +27,6 @@ from registry.serializers import (
 VERSION_PARAM = OpenApiParameter(
     "version", str, description="Version number or alias (default: production, else latest)."
 )
-
-
 REASON_PARAM = OpenApiParameter("reason", str, description="Why, for the alias's history.")
 
 
