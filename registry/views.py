@@ -240,19 +240,7 @@ class AliasViewSet(RegistryViewSet):
 
     @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
     def update(self, request, model_name=None, alias=None):
-        data = AliasMoveInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = selectors.version_resolve(
-            user=request.user, model_name=model_name, ref=data.validated_data["version"]
-        )
-        moved = services.alias_set(
-            model=version.model,
-            alias=alias,
-            version=version,
-            actor=request.user,
-            reason=data.validated_data["reason"],
-        )
-        return Response(AliasSerializer(moved, context=self.get_serializer_context()).data)
+        return self._move(services.alias_set)
 
     @extend_schema(request=AliasRollbackInputSerializer, responses=AliasSerializer)
     @action(detail=True, methods=["post"])
@@ -266,7 +254,7 @@ class AliasViewSet(RegistryViewSet):
             actor=request.user,
             reason=data.validated_data["reason"],
         )
-        return Response(AliasSerializer(moved, context=self.get_serializer_context()).data)
+        return self._answer(moved)
 
     @extend_schema(responses=AliasMoveSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=PageNumberPagination)
