@@ -439,18 +439,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
         return ", ".join(sorted(a.name for a in obj.aliases.all())) or "-"
 
     def promote(self, request, queryset, alias):
+        # An alias points at one version, so promoting several at once means nothing.
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", messages.ERROR)
             return
-        version = queryset.select_related("model").get()
-        services.alias_set(
-            model=version.model,
-            alias=alias,
-            version=version,
-            actor=request.user,
-            reason="Promoted in the admin",
-        )
-        self.message_user(request, f"{version} is now {alias}.", messages.SUCCESS)
+        reason = "Promoted in the admin"
+        self._each(request, queryset, alias, services.alias_set, "is now", reason=reason)
 
     def shadow(self, request, queryset, alias):
         self._each(request, queryset, alias, services.alias_shadow_add, "now shadows")
@@ -458,7 +452,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def end_test(self, request, queryset, alias):
         self._each(request, queryset, alias, services.alias_test_end, "is no longer tried on")
 
-    def _each(self, request, queryset, alias, service, done: str) -> None:
+    def _each(self, request, queryset, alias, service, done: str, reason="In the admin") -> None:
         """Apply an alias service to each selected version, reporting every outcome."""
         for version in queryset.select_related("model"):
             try:
@@ -467,7 +461,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     alias=alias,
                     version=version,
                     actor=request.user,
-                    reason="In the admin",
+                    reason=reason,
                 )
                 self.message_user(request, f"{version} {done} {alias}.", messages.SUCCESS)
             except ServiceError as exc:

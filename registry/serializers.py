@@ -162,6 +162,14 @@ class CanarySerializer(serializers.Serializer):
     percent = serializers.FloatField(help_text="Its share of the alias's predictions, in %.")
 
 
+class AliasStateSerializer(serializers.Serializer):
+    """An alias's whole state around a move, as `Alias.state()` records it."""
+
+    version = serializers.IntegerField()
+    shadows = serializers.ListField(child=serializers.IntegerField())
+    canary = CanarySerializer(allow_null=True)
+
+
 class AliasSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.number", read_only=True)
     shadows = serializers.SerializerMethodField()
@@ -205,6 +213,9 @@ class AliasMoveSerializer(serializers.ModelSerializer):
         source="from_version.number", allow_null=True, read_only=True
     )
     to_version = serializers.IntegerField(source="to_version.number", read_only=True)
+    # Empty on moves recorded before aliases had shadows and splits.
+    from_state = AliasStateSerializer(read_only=True, allow_null=True)
+    to_state = AliasStateSerializer(read_only=True, allow_null=True)
     actor = StaffUsernameField()
 
     class Meta:

@@ -385,10 +385,17 @@ def _of_model(model: MLModel, version: ModelVersion) -> int:
     return version.number
 
 
-def _existing(alias: str, model: MLModel, state: dict | None) -> dict:
-    if state is None:
-        raise NotFound(f"Model {model.name!r} has no alias {alias!r}.", code="alias_not_found")
-    return state
+def _alias_edit(*, model: MLModel, alias: str, kind: str, actor, reason: str, edit) -> Alias:
+    """A move of an alias that must exist already: `edit(state) -> state` changes its state."""
+
+    def change(state):
+        if state is None:
+            raise NotFound(f"Model {model.name!r} has no alias {alias!r}.", code="alias_not_found")
+        return edit(state)
+
+    return _alias_move(
+        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
+    )
 
 
 def alias_set(
@@ -432,8 +439,7 @@ def alias_rollback(*, model: MLModel, alias: str, actor=None, reason: str = "") 
     Alias.objects.select_for_update(of=("self",)).filter(model=model, name=alias).first()
     last = AliasMove.objects.filter(model=model, alias=alias).order_by("-created_at", "-id").first()
 
-    def change(state):
-        _existing(alias, model, state)
+    def edit(_state):
         if last is None or last.from_version_id is None:
             raise Conflict(
                 f"Alias {alias!r} has no earlier version to roll back to.",
@@ -443,13 +449,13 @@ def alias_rollback(*, model: MLModel, alias: str, actor=None, reason: str = "") 
         empty = {"version": last.from_version.number, "shadows": [], "canary": None}
         return last.from_state or empty
 
-    return _alias_move(
+    return _alias_edit(
         model=model,
         alias=alias,
         kind=AliasMove.Kind.ROLLBACK,
         actor=actor,
         reason=reason or f"Rollback of the last move ({last.kind if last else 'none'})",
-        change=change,
+        edit=edit,
     )
 
 
@@ -457,8 +463,7 @@ def alias_shadow_add(*, model: MLModel, alias: str, version: ModelVersion, actor
     """`version` also runs every prediction served through the alias, for comparison only."""
     number = _of_model(model, version)
 
-    def change(state):
-        state = _existing(alias, model, state)
+    def edit(state):
         canary = (state["canary"] or {}).get("version")
         if number in (state["version"], canary) or number in state["shadows"]:
             raise _no_change(alias, f"v{number} already serves it or shadows it.")
@@ -470,9 +475,7 @@ def alias_shadow_add(*, model: MLModel, alias: str, version: ModelVersion, actor
         return {**state, "shadows": [*state["shadows"], number]}
 
     kind = AliasMove.Kind.SHADOW_ADD
-    return _alias_move(
-        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
-    )
+    return _alias_edit(model=model, alias=alias, kind=kind, actor=actor, reason=reason, edit=edit)
 
 
 def alias_shadow_remove(
@@ -480,16 +483,13 @@ def alias_shadow_remove(
 ) -> Alias:
     number = _of_model(model, version)
 
-    def change(state):
-        state = _existing(alias, model, state)
+    def edit(state):
         if number not in state["shadows"]:
             raise _no_change(alias, f"v{number} is not one of its shadows.")
         return {**state, "shadows": [n for n in state["shadows"] if n != number]}
 
     kind = AliasMove.Kind.SHADOW_REMOVE
-    return _alias_move(
-        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
-    )
+    return _alias_edit(model=model, alias=alias, kind=kind, actor=actor, reason=reason, edit=edit)
 
 
 def alias_split_set(
@@ -503,29 +503,23 @@ def alias_split_set(
             fields={"percent": ["Must be more than 0 and less than 100."]},
         )
 
-    def change(state):
-        state = _existing(alias, model, state)
+    def edit(state):
         if number == state["version"]:
             raise _no_change(alias, f"v{number} already serves all of it.")
         return {**state, "canary": {"version": number, "percent": float(percent)}}
 
     kind = AliasMove.Kind.SPLIT_SET
-    return _alias_move(
-        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
-    )
+    return _alias_edit(model=model, alias=alias, kind=kind, actor=actor, reason=reason, edit=edit)
 
 
 def alias_split_end(*, model: MLModel, alias: str, actor=None, reason: str = "") -> Alias:
-    def change(state):
-        state = _existing(alias, model, state)
+    def edit(state):
         if state["canary"] is None:
             raise _no_change(alias, "it has no split to end.")
         return {**state, "canary": None}
 
     kind = AliasMove.Kind.SPLIT_END
-    return _alias_move(
-        model=model, alias=alias, kind=kind, actor=actor, reason=reason, change=change
-    )
+    return _alias_edit(model=model, alias=alias, kind=kind, actor=actor, reason=reason, edit=edit)
 
 
 def alias_test_end(*, model: MLModel, alias: str, version: ModelVersion, actor=None, reason=""):

@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from mlservice.pagination import PageNumberPagination
 from registry import selectors, services, validation
 from registry.models import Alias, AliasMove
 from registry.permissions import ReadOrStaffWrite
@@ -26,10 +27,6 @@ from registry.serializers import (
 VERSION_PARAM = OpenApiParameter(
     "version", str, description="Version number or alias (default: production, else latest)."
 )
-
-
-SLUG = r"[-a-zA-Z0-9_]+"
-
 REASON_PARAM = OpenApiParameter("reason", str, description="Why, for the alias's history.")
 
 
@@ -41,7 +38,7 @@ class RegistryViewSet(viewsets.GenericViewSet):
     """Everyone signed in reads the registry; staff write. Nested routes name the model."""
 
     permission_classes = [ReadOrStaffWrite]
-    lookup_value_regex = SLUG
+    lookup_value_converter = "slug"
 
     def model(self):
         return selectors.model_get(user=self.request.user, name=self.kwargs["model_name"])
@@ -113,7 +110,7 @@ class ModelVersionViewSet(RegistryViewSet):
 
     serializer_class = VersionSerializer
     lookup_field = "number"
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_converter = "int"
     parser_classes = [MultiPartParser]  # an upload carries the artifact file
 
     def get_queryset(self):
@@ -159,7 +156,7 @@ class AliasViewSet(RegistryViewSet):
 
     serializer_class = AliasSerializer
     lookup_field = "alias"
-    # A model has a few aliases: their list is whole; the history pages (see urls.py).
+    # A model has a few aliases: their list is whole; only the history pages.
     pagination_class = None
 
     def get_queryset(self):
@@ -199,12 +196,16 @@ class AliasViewSet(RegistryViewSet):
         return self._answer(moved)
 
     @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
+    @action(detail=True, methods=["post"], url_path="shadows", url_name="shadows")
     def add_shadow(self, request, model_name=None, alias=None):
         """Add a shadow version: it also runs every prediction served through the alias; its
         answers are stored for comparison, never returned or charged."""
         return self._move(services.alias_shadow_add)
 
     @extend_schema(parameters=[REASON_PARAM], request=None, responses=AliasSerializer)
+    @action(
+        detail=True, methods=["delete"], url_path="shadows/<int:number>", url_name="shadow-detail"
+    )
     def remove_shadow(self, request, model_name=None, alias=None, number=None):
         """Stop a shadow version."""
         moved = services.alias_shadow_remove(
@@ -217,11 +218,13 @@ class AliasViewSet(RegistryViewSet):
         return self._answer(moved)
 
     @extend_schema(request=AliasSplitInputSerializer, responses=AliasSerializer)
+    @action(detail=True, methods=["put"], url_path="split", url_name="split")
     def set_split(self, request, model_name=None, alias=None):
         """Split the alias's traffic: `version` serves `percent` of its predictions."""
         return self._move(services.alias_split_set, AliasSplitInputSerializer)
 
     @extend_schema(parameters=[REASON_PARAM], request=None, responses=AliasSerializer)
+    @set_split.mapping.delete
     def end_split(self, request, model_name=None, alias=None):
         """End the split: the alias's version serves all its predictions again."""
         moved = services.alias_split_end(
@@ -230,25 +233,14 @@ class AliasViewSet(RegistryViewSet):
         return self._answer(moved)
 
     @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
+    @action(detail=True, methods=["post"])
     def promote(self, request, model_name=None, alias=None):
         """Make `version` the alias's version; its shadow or split ends in the same move."""
         return self._move(services.alias_promote)
 
     @extend_schema(request=AliasMoveInputSerializer, responses=AliasSerializer)
     def update(self, request, model_name=None, alias=None):
-        data = AliasMoveInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = selectors.version_resolve(
-            user=request.user, model_name=model_name, ref=data.validated_data["version"]
-        )
-        moved = services.alias_set(
-            model=version.model,
-            alias=alias,
-            version=version,
-            actor=request.user,
-            reason=data.validated_data["reason"],
-        )
-        return Response(AliasSerializer(moved, context=self.get_serializer_context()).data)
+        return self._move(services.alias_set)
 
     @extend_schema(request=AliasRollbackInputSerializer, responses=AliasSerializer)
     @action(detail=True, methods=["post"])
@@ -262,10 +254,10 @@ class AliasViewSet(RegistryViewSet):
             actor=request.user,
             reason=data.validated_data["reason"],
         )
-        return Response(AliasSerializer(moved, context=self.get_serializer_context()).data)
+        return self._answer(moved)
 
     @extend_schema(responses=AliasMoveSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=PageNumberPagination)
     def history(self, request, model_name=None, alias=None):
         moves = AliasMove.objects.filter(model=self.model(), alias=alias).select_related(
             "from_version", "to_version", "actor"
