@@ -362,6 +362,17 @@ TRUTH = {
 # (component, property) -> schema, for properties the views fill with plain JSON.
 TYPED_PROPERTIES = {
     ("FeedbackInputRequest", "truth"): TRUTH,
+    ("Disagreement", "input"): {"allOf": [_ref("RowInput")], "readOnly": True},
+    ("Disagreement", "output"): {
+        "allOf": [_ref("RowOutput")],
+        "readOnly": True,
+        "description": "The primary's answer, the one the user got.",
+    },
+    ("Disagreement", "shadow_output"): {
+        "allOf": [_ref("RowOutput")],
+        "readOnly": True,
+        "description": "What the candidate would have answered.",
+    },
     ("Feedback", "truth"): {**TRUTH, "readOnly": True},
     ("Prediction", "input"): {**_nullable("RowInput"), "readOnly": True},
     ("Prediction", "inputs"): {
