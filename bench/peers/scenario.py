@@ -30,7 +30,7 @@ def run(runs: int, log) -> dict:
     return {"seconds": SECONDS, "runs": runs, "models": results}
 
 
-# Issue 15's goals, end to end: ours / the peer's req/s at least this, per model and peer.
+# The serving goals, end to end: ours / the peer's req/s at least this, per model and peer.
 GOALS = {
     "rf300": {"mlserver": 7, "mlflow": 20},
     "lgbm300": {"mlserver": 1},
