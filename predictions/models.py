@@ -80,8 +80,10 @@ class PredictionQuerySet(models.QuerySet):
             "limit": limit,
             "lease": lease_seconds,
         }
-        with rawsql.cursor() as cursor:  # prepared: every job runs it
-            cursor.execute(_CLAIM_SINGLES_SQL, params)
+        with rawsql.cursor() as cursor:
+            # Planned for its values each time: a plan prepared for any status cannot use the
+            # partial index of in-flight rows, and reads every row the version ever had.
+            cursor.execute(_CLAIM_SINGLES_SQL, params, prepare=False)
             rows = cursor.fetchall()
         # Whatever was claimed is this worker's to finish now, even when another worker got
         # `first_id` itself: returning them unrun would leave them `running` until their lease
@@ -140,14 +142,22 @@ class Prediction(models.Model):
         CSV = "csv", "CSV upload"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of their own: prediction_user_recent and prediction_version_time lead with
+    # them, and every index is written again each time a prediction changes status.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="predictions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="predictions",
+        db_index=False,
     )
     model = models.ForeignKey(
         "registry.MLModel", on_delete=models.PROTECT, related_name="predictions"
     )
     version = models.ForeignKey(
-        "registry.ModelVersion", on_delete=models.PROTECT, related_name="predictions"
+        "registry.ModelVersion",
+        on_delete=models.PROTECT,
+        related_name="predictions",
+        db_index=False,
     )
     requested_version = models.CharField(max_length=64, help_text="Number or alias as sent.")
     route = models.CharField(
@@ -174,7 +184,12 @@ class Prediction(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     request_fingerprint = models.CharField(max_length=64, blank=True)
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        db_index=False,  # indexed where set only (prediction_retry_of): most rows are no retry
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -200,6 +215,11 @@ class Prediction(models.Model):
                 condition=Q(status__in=[Status.PENDING, Status.RUNNING]),
             ),
             models.Index(fields=["version", "created_at"], name="prediction_version_time"),
+            models.Index(
+                fields=["retry_of"],
+                name="prediction_retry_of",
+                condition=Q(retry_of__isnull=False),
+            ),
             # Operations: the dashboard's window scans read only this index (index-only scan);
             # metrics read recent finishes through the second.
             models.Index(

@@ -48,7 +48,12 @@ def enqueue_many(jobs: list[tuple], *, at_front: bool = False) -> int:
     if not jobs:
         return 0
     try:
-        get_queue().enqueue_many([_job_data(pk, timeout, at_front) for pk, timeout in jobs])
+        queue = get_queue()
+        # Without MULTI/EXEC: the commands still run in order (a job's hash before its id is
+        # pushed), and a pipeline cut halfway leaves rows the reconciler enqueues again.
+        with queue.connection.pipeline(transaction=False) as pipe:
+            queue.enqueue_many([_job_data(pk, t, at_front) for pk, t in jobs], pipeline=pipe)
+            pipe.execute()
     except redis.RedisError as exc:
         logger.warning(
             "Could not enqueue %d prediction(s), first %s (%s); the reconciler will.",
