@@ -12,14 +12,14 @@ import json
 import uuid
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.services import settle
 from mlservice import rawsql
-from predictions.signals import prediction_finished
-from registry.models import Route
+from predictions.signals import prediction_finished, shadow_runs_stored
+from registry.models import MLModel, ModelVersion, Route, Task
 
 
 class Status(models.TextChoices):  # labels derived from the names: "Pending", ...
@@ -426,6 +426,76 @@ class ModelLoad(models.Model):
         return f"version {self.version_id} loaded in {self.seconds:.3f} s by {self.process}"
 
 
+def _close(a: str, b: str) -> str:
+    a, b = f"(({a}->>'value')::float8)", f"(({b}->>'value')::float8)"
+    return f"abs({a} - {b}) <= %(tolerance)s * greatest(1, abs({a}))"
+
+
+# Whether a shadow's answer (s.output) agrees with the primary's (p.output), per task: the same
+# label; a value within the tolerance; a forecast as long, each step within the tolerance.
+AGREEMENT_SQL = {
+    Task.CLASSIFICATION: "p.output->>'label' = s.output->>'label'",
+    Task.REGRESSION: _close("p.output", "s.output"),
+    Task.FORECAST: f"""(
+        jsonb_array_length(p.output->'forecast') = jsonb_array_length(s.output->'forecast')
+        AND NOT EXISTS (
+            SELECT 1 FROM jsonb_array_elements(p.output->'forecast') WITH ORDINALITY a(e, i)
+            JOIN jsonb_array_elements(s.output->'forecast') WITH ORDINALITY b(e, i) USING (i)
+            WHERE NOT {_close("a.e", "b.e")}))""",
+}
+
+_AGREES = "CASE m.task {} END".format(
+    " ".join(f"WHEN '{task}' THEN {sql}" for task, sql in AGREEMENT_SQL.items())
+)
+
+# The primary's side of the runs `where` selects, from the prediction each one shadowed.
+_COMPARE_SQL = f"""
+    UPDATE {{runs}} s SET primary_version_id = p.version_id, primary_status = p.status,
+        primary_ms = date_part('epoch', p.finished_at - p.started_at) * 1000,
+        agrees = CASE WHEN s.status = 'succeeded' AND p.status = 'succeeded' THEN {_AGREES} END
+    FROM {{predictions}} p, {ModelVersion._meta.db_table} v, {MLModel._meta.db_table} m
+    WHERE p.id = s.prediction_id AND v.id = s.version_id AND m.id = v.model_id AND ({{where}})
+"""
+
+
+def compare_with_primaries(where: str, params: dict) -> int:
+    """Keep on the shadow runs `where` selects (SQL on `s`, the runs) what a comparison needs
+    from the predictions they shadowed: the version, status and latency of each, and whether
+    the two answers agree within ROLLOUT_AGREEMENT_TOLERANCE (NULL unless both succeeded).
+    Returns how many runs were updated."""
+    sql = _COMPARE_SQL.format(
+        runs=ShadowRun._meta.db_table, predictions=Prediction._meta.db_table, where=where
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "tolerance": settings.ROLLOUT_AGREEMENT_TOLERANCE})
+        return cursor.rowcount
+
+
+# What a comparison reads of a shadow run, beside its version and time.
+WINDOW_COLUMNS = [
+    "primary_version",
+    "status",
+    "primary_status",
+    "agrees",
+    "duration_ms",
+    "primary_ms",
+]
+
+
+class ShadowRunQuerySet(models.QuerySet):
+    def store(self, runs: list["ShadowRun"]) -> None:
+        """Write new shadow runs with the primary's side of each (`compare_with_primaries`),
+        and tell the layers above (`shadow_runs_stored`). A prediction re-run after a lost
+        worker keeps the shadow runs it already had."""
+        if not runs:
+            return
+        ids = list({str(run.prediction_id) for run in runs})
+        with transaction.atomic():
+            self.bulk_create(runs, ignore_conflicts=True)
+            compare_with_primaries("s.prediction_id = ANY(%(ids)s::uuid[])", {"ids": ids})
+            shadow_runs_stored.send(ShadowRun, prediction_ids=ids)
+
+
 class ShadowRun(models.Model):
     """A shadow version's run of a prediction's input, after the prediction's own result was
     stored: kept for comparison, never shown to the prediction's owner, never charged."""
@@ -449,10 +519,41 @@ class ShadowRun(models.Model):
         "worker batch, as a prediction's started to finished.",
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The primary's side, kept when the run is stored (`compare_with_primaries`), so that a
+    # comparison window is one scan of `shadowrun_version_window`, never a join of predictions.
+    primary_version = models.ForeignKey(
+        "registry.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        help_text="The version that served the prediction (and gave the primary answer).",
+    )
+    primary_status = models.CharField(
+        max_length=10, blank=True, help_text="The prediction's status when the shadow ran."
+    )
+    primary_ms = models.FloatField(
+        null=True, blank=True, help_text="Milliseconds of the primary's inference."
+    )
+    agrees = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Whether the two answers agree (same label, or within the tolerance); "
+        "empty unless both succeeded.",
+    )
+
+    objects = ShadowRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["version", "created_at"], name="shadowrun_version_time")]
+        indexes = [
+            models.Index(
+                fields=["version", "created_at"],
+                include=WINDOW_COLUMNS,
+                name="shadowrun_version_window",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["prediction", "version"], name="shadowrun_once")
         ]

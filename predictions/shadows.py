@@ -54,9 +54,11 @@ def run_after(claimed: list[tuple], version: ModelVersion, *, deadline: float) -
         behind = _behind()
         for shadow_id, ids in plan.items():
             if behind:
-                _store(_skipped(shadow_id, ids, "queue_behind", "The queue was behind."))
+                ShadowRun.objects.store(
+                    _skipped(shadow_id, ids, "queue_behind", "The queue was behind.")
+                )
             else:
-                _store(_run(shadow_id, ids, inputs, deadline))
+                ShadowRun.objects.store(_run(shadow_id, ids, inputs, deadline))
     except Exception:
         logger.exception("Shadow runs of %s failed; its predictions are unaffected", version)
 
@@ -128,11 +130,6 @@ def _skipped(shadow_id: int, ids: list[str], code: str, message: str) -> list[Sh
 
 def _row(prediction_id: str, shadow_id: int, status: str, **fields) -> ShadowRun:
     return ShadowRun(prediction_id=prediction_id, version_id=shadow_id, status=status, **fields)
-
-
-def _store(runs: list[ShadowRun]) -> None:
-    # A prediction re-run after a lost worker keeps the shadow runs it already had.
-    ShadowRun.objects.bulk_create(runs, ignore_conflicts=True)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@
 Two views of the same window: the shadow pairs (the candidate ran the very predictions the
 primary answered: agreement, latency and errors side by side), and what each version served
 through the alias (a canary split: latency and errors on its own share of the traffic).
-Each is one aggregate over an index: `shadowrun_version_time` and `prediction_version_time`.
+Each is one aggregate over an index: `shadowrun_version_window` and `prediction_version_time`.
 """
 
 import json
@@ -14,47 +14,17 @@ from django.conf import settings
 from django.utils import timezone
 
 from evidence import quality
-from evidence.models import METRIC_COLUMNS, Feedback
 from mlservice.errors import ServiceError
 from predictions.models import Prediction, ShadowRun, Status
-from registry.models import PRODUCTION, ModelVersion, Route, Task
+from registry.models import PRODUCTION, ModelVersion, Route
 from registry.selectors import version_resolve
 
 _RUNS, _PREDICTIONS = ShadowRun._meta.db_table, Prediction._meta.db_table
 
-_VALUE = "(({side}->>'value')::float8)"
-
-
-def _close(a: str, b: str) -> str:
-    a, b = _VALUE.format(side=a), _VALUE.format(side=b)
-    return f"abs({a} - {b}) <= %(tolerance)s * greatest(1, abs({a}))"
-
-
-# Whether the shadow's output (s_out) agrees with the primary's (p_out), per task: the same
-# label; a value within the tolerance; a forecast as long, each step within the tolerance.
-AGREEMENT_SQL = {
-    Task.CLASSIFICATION: "p_out->>'label' = s_out->>'label'",
-    Task.REGRESSION: _close("p_out", "s_out"),
-    Task.FORECAST: f"""(
-        jsonb_array_length(p_out->'forecast') = jsonb_array_length(s_out->'forecast')
-        AND NOT EXISTS (
-            SELECT 1 FROM jsonb_array_elements(p_out->'forecast') WITH ORDINALITY a(e, i)
-            JOIN jsonb_array_elements(s_out->'forecast') WITH ORDINALITY b(e, i) USING (i)
-            WHERE NOT {_close("a.e", "b.e")}))""",
-}
-
-# The candidate's shadow runs in the window, each with the primary's answer it shadowed.
-_PAIRS = f"""
-    WITH pairs AS (
-        SELECT s.prediction_id, s.created_at, s.status AS s_status, s.output AS s_out,
-               s.error AS s_error, s.duration_ms AS s_ms, p.status AS p_status,
-               p.output AS p_out, p.input,
-               date_part('epoch', p.finished_at - p.started_at) * 1000 AS p_ms
-        FROM {_RUNS} s JOIN {_PREDICTIONS} p ON p.id = s.prediction_id
-        WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
-          AND p.version_id = %(primary)s
-    )
-"""
+# The candidate's shadow runs in the window of the primary's answers: each run keeps the
+# primary's side (`predictions.models.compare_with_primaries`), so this is one index scan.
+_WINDOW = """s.version_id = %(candidate)s AND s.created_at >= %(since)s
+    AND s.primary_version_id = %(primary)s"""
 
 
 def _quantiles(column: str, where: str) -> str:
@@ -64,30 +34,24 @@ def _quantiles(column: str, where: str) -> str:
     )
 
 
-_ran, _both = "s_status <> 'skipped'", "s_status = 'succeeded' AND p_status = 'succeeded'"
-_SUMMARY = f"""{_PAIRS}
+_ran, _both = "status <> 'skipped'", "status = 'succeeded' AND primary_status = 'succeeded'"
+_SUMMARY = f"""
     SELECT count(*) FILTER (WHERE {_ran}), count(*) FILTER (WHERE NOT {_ran}),
-           count(*) FILTER (WHERE {_both}), count(*) FILTER (WHERE {_both} AND {{agree}}),
-           count(*) FILTER (WHERE s_status = 'failed'),
-           count(*) FILTER (WHERE {_ran} AND p_status = 'failed'),
-           {_quantiles("s_ms", "s_status = 'succeeded'")},
-           {_quantiles("p_ms", f"{_ran} AND p_status = 'succeeded'")}
-    FROM pairs
+           count(*) FILTER (WHERE {_both}), count(*) FILTER (WHERE agrees),
+           count(*) FILTER (WHERE status = 'failed'),
+           count(*) FILTER (WHERE {_ran} AND primary_status = 'failed'),
+           {_quantiles("duration_ms", "status = 'succeeded'")},
+           {_quantiles("primary_ms", f"{_ran} AND primary_status = 'succeeded'")}
+    FROM {_RUNS} s WHERE {_WINDOW}
 """
 
-_DISAGREEMENTS = f"""{_PAIRS}
-    SELECT prediction_id, created_at, input, p_out, s_out FROM pairs
-    WHERE {_both} AND NOT {{agree}}
-    ORDER BY created_at DESC, prediction_id LIMIT %(limit)s OFFSET %(offset)s
-"""
-
-# The feedback on the primary's answers that the candidate also answered in a shadow run.
-_SHARED = f"""
-    SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))}, s.output AS other_output
-    FROM {_RUNS} s JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id
-    WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
-      AND s.status = 'succeeded' AND f.version_id = %(primary)s AND f."row" = 0
-      AND f.predicted_at >= %(since)s
+# `agrees` is NULL unless both succeeded, and NOT NULL is not true: these are the pairs that
+# both answered and that disagree.
+_DISAGREEMENTS = f"""
+    SELECT s.prediction_id, s.created_at, p.input, p.output, s.output
+    FROM {_RUNS} s JOIN {_PREDICTIONS} p ON p.id = s.prediction_id
+    WHERE {_WINDOW} AND NOT s.agrees
+    ORDER BY s.created_at DESC, s.prediction_id LIMIT %(limit)s OFFSET %(offset)s
 """
 
 _SERVED = f"""
@@ -102,7 +66,8 @@ _SERVED = f"""
 
 @dataclass(frozen=True)
 class Comparison:
-    """What a comparison is over: the candidate, the primary it is compared with, since when."""
+    """What a comparison is over: the candidate, the primary it is compared with, since when;
+    and the tolerance a run's agreement is judged with (when the run is stored)."""
 
     candidate: ModelVersion
     primary: ModelVersion
@@ -115,12 +80,7 @@ class Comparison:
             "candidate": self.candidate.pk,
             "primary": self.primary.pk,
             "since": self.since,
-            "tolerance": self.tolerance,
         }
-
-    @property
-    def agreement_sql(self) -> str:
-        return AGREEMENT_SQL[self.candidate.model.task]
 
 
 def _json(value):
@@ -142,8 +102,7 @@ def _fetch(sql: str, params: dict) -> list[tuple]:
 
 def shadow_summary(comparison: Comparison) -> dict:
     """Agreement, errors and latency of the candidate's shadow runs beside the primary's."""
-    sql = _SUMMARY.format(agree=comparison.agreement_sql)
-    [row] = _fetch(sql, comparison.params)
+    [row] = _fetch(_SUMMARY, comparison.params)
     runs, skipped, compared, agreements, s_errors, p_errors, s50, s95, p50, p95 = row
     return {
         "runs": runs,
@@ -160,7 +119,11 @@ def shared_quality(comparison: Comparison) -> dict:
     """Both versions' quality on the same predictions: the primary's answers that have feedback
     and a shadow run of the candidate that succeeded, each against the same truths."""
     task = comparison.candidate.model.task
-    against, mine = quality.totals_beside(task, _SHARED, comparison.params)
+    against, mine = quality.totals_beside(
+        version_id=comparison.candidate.pk,
+        against_id=comparison.primary.pk,
+        since=comparison.since,
+    )
     return {"count": mine.count, "version": mine.metrics(task), "against": against.metrics(task)}
 
 
@@ -202,7 +165,6 @@ class Disagreements:
         start, stop = window.start or 0, min(window.stop or self._count, self._count)
         if stop <= start:
             return []
-        sql = _DISAGREEMENTS.format(agree=self.comparison.agreement_sql)
         params = {**self.comparison.params, "limit": stop - start, "offset": start}
         return [
             {
@@ -212,7 +174,7 @@ class Disagreements:
                 "output": _json(output),
                 "shadow_output": _json(shadow_output),
             }
-            for pk, created_at, row_input, output, shadow_output in _fetch(sql, params)
+            for pk, created_at, row_input, output, shadow_output in _fetch(_DISAGREEMENTS, params)
         ]
 
 

@@ -3,7 +3,7 @@ import math
 import pytest
 
 from evidence.services import feedback_create
-from predictions.models import Prediction, ShadowRun
+from predictions.models import Prediction
 from registry.models import MLModel, ModelVersion
 from tests.support.rollout import served, shadowed, version
 
@@ -141,14 +141,7 @@ def bare_versions(name: str, task: str) -> tuple:
 def pair(primary_version, shadow_version, user, p_out, s_out):
     prediction = served(primary_version, user, ago=1)
     Prediction.objects.filter(pk=prediction.pk).update(output=p_out)
-    ShadowRun.objects.create(
-        prediction=prediction,
-        version=shadow_version,
-        status="succeeded",
-        output=s_out,
-        duration_ms=1,
-        created_at=prediction.created_at,
-    )
+    shadowed(prediction, shadow_version, output=s_out, ms=1)
 
 
 def agreement(staff_client, name):

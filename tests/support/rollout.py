@@ -79,14 +79,20 @@ def served(version, user, *, output=None, ms=10.0, status="succeeded", route="al
     )
 
 
-def shadowed(prediction, version, *, output=None, ms=10.0, status="succeeded"):
-    """`version`'s shadow run of `prediction`, made when the prediction was."""
-    return ShadowRun.objects.create(
+def shadowed(prediction, version, *, output=None, ms=10.0, status="succeeded", created_at=None):
+    """`version`'s shadow run of `prediction`, made when the prediction was (or at
+    `created_at`), stored as a worker stores it (with the primary's side). A number `output`
+    is a regressor's value."""
+    if status == "succeeded" and isinstance(output, int | float):
+        output = {"value": output}
+    run = ShadowRun(
         prediction=prediction,
         version=version,
         status=status,
-        output={"value": output} if status == "succeeded" and output is not None else output,
+        output=output,
         error={"code": "model_error", "message": "no"} if status == "failed" else None,
         duration_ms=ms if status != "skipped" else None,
-        created_at=prediction.created_at,
+        created_at=created_at or prediction.created_at,
     )
+    ShadowRun.objects.store([run])
+    return ShadowRun.objects.get(prediction=prediction, version=version)
