@@ -73,8 +73,9 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from evidence import monitoring, quality, selectors  # noqa: E402
+from evidence import monitoring, quality, selectors, shadows  # noqa: E402
 from mlservice import rollups  # noqa: E402
+from predictions.models import insert_runs_sql  # noqa: E402
 from registry.demo import DEMO_MODELS  # noqa: E402
 from registry.models import Alias, MLModel, ModelVersion  # noqa: E402
 from rollout import monitoring as rollout_monitoring  # noqa: E402
@@ -102,15 +103,16 @@ def version(name: str, task: str, spec) -> ModelVersion:
     return created
 
 
-# Each prediction i was made (i * 30 days / ROWS) ago; its input is random within the
-# features' usual ranges.
+# Each prediction i was made (i * 30 days / ROWS) ago and took 2 to 20 ms (latency percentiles
+# then sort distinct values); its input is random within the features' usual ranges.
 PREDICTIONS_SQL = """
 INSERT INTO predictions_prediction (
     id, user_id, model_id, version_id, requested_version, route, status, is_batch, source,
     row_count, input, output, progress, attempts, request_fingerprint, cost, created_at,
     started_at, finished_at)
 SELECT gen_random_uuid(), %(user)s, %(model)s, %(version)s, 'production', 'alias', 'succeeded',
-       false, 'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at, t.at
+       false, 'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at,
+       t.at + make_interval(secs => 0.002 + random() * 0.018)
 FROM generate_series(1, %(rows)s) AS i,
      LATERAL (SELECT now() - make_interval(secs => i * %(spacing)s)) AS t(at)
 """
@@ -147,22 +149,21 @@ FROM (
 
 
 # The classifier's v2 shadows it on every prediction: the same label nine times in ten, with
-# probabilities (so both accuracy and log loss are computed on the shared predictions).
-SHADOW_RUNS_SQL = """
-INSERT INTO predictions_shadowrun (prediction_id, version_id, status, output, duration_ms,
-                                   created_at)
-SELECT id, %(shadow)s, 'succeeded',
-       jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
-           'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
-           'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,
-           'virginica', CASE WHEN label = 'virginica' THEN 0.8 ELSE 0.1 END)),
-       5 + random() * 10, created_at
-FROM (
-    SELECT id, created_at,
-           CASE WHEN random() < 0.9 THEN output->>'label' ELSE 'virginica' END AS label
-    FROM predictions_prediction WHERE version_id = %(version)s
-) AS p
-"""
+# probabilities (so both accuracy and log loss are computed on the shared predictions). The
+# runs are written as a worker writes them, with the primary's side (`insert_runs_sql`).
+SHADOW_RUNS = """(
+    SELECT id AS prediction_id, %(shadow)s::bigint AS version_id, 'succeeded' AS status,
+           jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
+               'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
+               'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,
+               'virginica', CASE WHEN label = 'virginica' THEN 0.8 ELSE 0.1 END)) AS output,
+           NULL::jsonb AS error, 5 + random() * 10 AS duration_ms, created_at
+    FROM (
+        SELECT id, created_at,
+               CASE WHEN random() < 0.9 THEN output->>'label' ELSE 'virginica' END AS label
+        FROM predictions_prediction WHERE version_id = %(version)s
+    ) AS p
+) AS s"""
 
 
 def shadowed(primary: ModelVersion) -> tuple[ModelVersion, float]:
@@ -177,9 +178,12 @@ def shadowed(primary: ModelVersion) -> tuple[ModelVersion, float]:
             model=primary.model, number=2, labels=primary.labels, **fields, **spec
         )
         Alias.objects.get(model=primary.model, name="production").shadows.add(shadow)
+        params = {"shadow": shadow.pk, "version": primary.pk, "tolerance": 0.01}
         with connection.cursor() as cursor:
-            cursor.execute(SHADOW_RUNS_SQL, {"shadow": shadow.pk, "version": primary.pk})
-            cursor.execute("VACUUM ANALYZE predictions_shadowrun")
+            cursor.execute(insert_runs_sql(SHADOW_RUNS), params)
+        shadows.scores_backfill()  # every prediction has feedback: every run is scored
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE predictions_shadowrun, evidence_shadowfeedback")
     return shadow, time.perf_counter() - started
 
 
@@ -264,6 +268,7 @@ def main() -> None:
         "shared_accuracy": {k: round(v["accuracy"], 4) for k, v in shared.items() if k != "count"},
         "compare_shadow_summary": timed(lambda: rollout_selectors.shadow_summary(comparison)),
         "compare_quality_on_shared": timed(lambda: rollout_selectors.shared_quality(comparison)),
+        "compare_served": timed(lambda: rollout_selectors.served_summary(comparison)),
         "compare_summary": timed(lambda: rollout_selectors.comparison_summary(comparison)),
         "metrics_agreement_gauges": timed(rollout_monitoring._compute),
         "quality_classifier": timed(lambda: quality.quality_for(iris, window)),

@@ -26,5 +26,5 @@ def by_ids(
             changed += work(start, start + size)
         if report is not None and span > size:
             done = min(start + size - low, span)
-            report(f"{table}: {done:,} of {span:,} ids done, {changed:,} rows written")
+            report(f"{done:,} of {span:,} ids done, {changed:,} rows written")
     return changed

@@ -142,7 +142,7 @@ class Prediction(models.Model):
         CSV = "csv", "CSV upload"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of their own: prediction_user_recent and prediction_version_time lead with
+    # No index of their own: prediction_user_recent and prediction_version_window lead with
     # them, and every index is written again each time a prediction changes status.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -214,7 +214,12 @@ class Prediction(models.Model):
                 name="prediction_status_age",
                 condition=Q(status__in=[Status.PENDING, Status.RUNNING]),
             ),
-            models.Index(fields=["version", "created_at"], name="prediction_version_time"),
+            # A version's predictions in a window: what a comparison reads of each is included.
+            models.Index(
+                fields=["version", "created_at"],
+                include=["route", "status", "started_at", "finished_at"],
+                name="prediction_version_window",
+            ),
             models.Index(
                 fields=["retry_of"],
                 name="prediction_retry_of",
@@ -444,28 +449,52 @@ AGREEMENT_SQL = {
             WHERE NOT {_close("a.e", "b.e")}))""",
 }
 
-_AGREES = "CASE m.task {} END".format(
-    " ".join(f"WHEN '{task}' THEN {sql}" for task, sql in AGREEMENT_SQL.items())
-)
+# The primary's side of a shadow run `s`, from the prediction `p` it shadowed (and the model `m`
+# whose task says what agreeing is): NULL agreement unless both answered.
+_SIDE = {
+    "primary_version_id": "p.version_id",
+    "primary_status": "p.status",
+    "primary_ms": "date_part('epoch', p.finished_at - p.started_at) * 1000",
+    "agrees": "CASE WHEN s.status = 'succeeded' AND p.status = 'succeeded' THEN CASE m.task {} END"
+    " END".format(" ".join(f"WHEN '{task}' THEN {sql}" for task, sql in AGREEMENT_SQL.items())),
+}
 
-# The primary's side of the runs `where` selects, from the prediction each one shadowed.
-_COMPARE_SQL = f"""
-    UPDATE {{runs}} s SET primary_version_id = p.version_id, primary_status = p.status,
-        primary_ms = date_part('epoch', p.finished_at - p.started_at) * 1000,
-        agrees = CASE WHEN s.status = 'succeeded' AND p.status = 'succeeded' THEN {_AGREES} END
-    FROM {{predictions}} p, {ModelVersion._meta.db_table} v, {MLModel._meta.db_table} m
-    WHERE p.id = s.prediction_id AND v.id = s.version_id AND m.id = v.model_id AND ({{where}})
-"""
+# What a worker writes of a shadow run; the rest is the primary's side.
+RUN_COLUMNS = [
+    "prediction_id",
+    "version_id",
+    "status",
+    "output",
+    "error",
+    "duration_ms",
+    "created_at",
+]
+_RECORDS = """jsonb_to_recordset(%(runs)s) AS s(prediction_id uuid, version_id bigint,
+    status text, output jsonb, error jsonb, duration_ms float8, created_at timestamptz)"""
+
+
+def _primary_join() -> str:
+    return f"""JOIN {Prediction._meta.db_table} p ON p.id = s.prediction_id
+        JOIN {ModelVersion._meta.db_table} v ON v.id = s.version_id
+        JOIN {MLModel._meta.db_table} m ON m.id = v.model_id"""
+
+
+def insert_runs_sql(source: str) -> str:
+    """An INSERT of the shadow runs `source` gives (as `s`, with RUN_COLUMNS), each with the
+    primary's side; a prediction keeps a run it already has of a version. Parameter:
+    `tolerance` (ROLLOUT_AGREEMENT_TOLERANCE)."""
+    return f"""INSERT INTO {ShadowRun._meta.db_table} ({", ".join([*RUN_COLUMNS, *_SIDE])})
+        SELECT {", ".join(f"s.{name}" for name in RUN_COLUMNS)}, {", ".join(_SIDE.values())}
+        FROM {source} {_primary_join()}
+        ON CONFLICT (prediction_id, version_id) DO NOTHING"""
 
 
 def compare_with_primaries(where: str, params: dict) -> int:
-    """Keep on the shadow runs `where` selects (SQL on `s`, the runs) what a comparison needs
-    from the predictions they shadowed: the version, status and latency of each, and whether
-    the two answers agree within ROLLOUT_AGREEMENT_TOLERANCE (NULL unless both succeeded).
-    Returns how many runs were updated."""
-    sql = _COMPARE_SQL.format(
-        runs=ShadowRun._meta.db_table, predictions=Prediction._meta.db_table, where=where
-    )
+    """Keep anew on the shadow runs `where` selects (SQL on `s`) the primary's side: for runs
+    stored before it was kept, or judged with another tolerance. Returns how many."""
+    runs = ShadowRun._meta.db_table
+    sql = f"""UPDATE {runs} t SET {", ".join(f"{name} = {sql}" for name, sql in _SIDE.items())}
+        FROM {runs} s {_primary_join()} WHERE t.id = s.id AND ({where})"""
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "tolerance": settings.ROLLOUT_AGREEMENT_TOLERANCE})
         return cursor.rowcount
@@ -484,15 +513,27 @@ WINDOW_COLUMNS = [
 
 class ShadowRunQuerySet(models.QuerySet):
     def store(self, runs: list["ShadowRun"]) -> None:
-        """Write new shadow runs with the primary's side of each (`compare_with_primaries`),
-        and tell the layers above (`shadow_runs_stored`). A prediction re-run after a lost
-        worker keeps the shadow runs it already had."""
+        """Write new shadow runs, each with the primary's side: the prediction's version,
+        status and latency, and whether the two answers agree (AGREEMENT_SQL, within
+        ROLLOUT_AGREEMENT_TOLERANCE); then tell the layers above (`shadow_runs_stored`). A
+        prediction re-run after a lost worker keeps the shadow runs it already had."""
         if not runs:
             return
-        ids = list({str(run.prediction_id) for run in runs})
-        with transaction.atomic():
-            self.bulk_create(runs, ignore_conflicts=True)
-            compare_with_primaries("s.prediction_id = ANY(%(ids)s::uuid[])", {"ids": ids})
+        records = [
+            {
+                **{name: getattr(run, name) for name in RUN_COLUMNS},
+                "prediction_id": str(run.prediction_id),
+                "created_at": run.created_at.isoformat(),
+            }
+            for run in runs
+        ]
+        params = {
+            "runs": json.dumps(records),
+            "tolerance": settings.ROLLOUT_AGREEMENT_TOLERANCE,
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(insert_runs_sql(_RECORDS), params)
+            ids = list({record["prediction_id"] for record in records})
             shadow_runs_stored.send(ShadowRun, prediction_ids=ids)
 
 

@@ -3,7 +3,7 @@
 Two views of the same window: the shadow pairs (the candidate ran the very predictions the
 primary answered: agreement, latency and errors side by side), and what each version served
 through the alias (a canary split: latency and errors on its own share of the traffic).
-Each is one aggregate over an index: `shadowrun_version_window` and `prediction_version_time`.
+Each is one aggregate over an index: `shadowrun_version_window` and `prediction_version_window`.
 """
 
 import json

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('evidence', '0001_feedback_and_reference'),
-        ('predictions', '0008_shadow_run_primary_side'),
+        ('predictions', '0009_shadow_run_primary_side'),
         ('registry', '0006_alias_shadows_and_canary_split'),
     ]
 

@@ -10,7 +10,7 @@ from django.db import migrations
 
 
 def _report(message: str) -> None:
-    print(f"\n    {message}", end="", flush=True)
+    print(f"\n    shadow runs scored: {message}", end="", flush=True)
 
 
 def backfill(apps, schema_editor):

@@ -10,7 +10,7 @@ from django.db import migrations
 
 
 def _report(message: str) -> None:
-    print(f"\n    {message}", end="", flush=True)
+    print(f"\n    shadow runs compared: {message}", end="", flush=True)
 
 
 def backfill(apps, schema_editor):
@@ -29,6 +29,6 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("predictions", "0008_shadow_run_primary_side")]
+    dependencies = [("predictions", "0009_shadow_run_primary_side")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]

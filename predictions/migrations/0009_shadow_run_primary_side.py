@@ -7,11 +7,19 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0007_prediction_route_and_shadow_runs'),
+        ('predictions', '0008_fewer_prediction_indexes'),
         ('registry', '0006_alias_shadows_and_canary_split'),
     ]
 
     operations = [
+        migrations.RemoveIndex(
+            model_name='prediction',
+            name='prediction_version_time',
+        ),
+        migrations.AddIndex(
+            model_name='prediction',
+            index=models.Index(fields=['version', 'created_at'], include=('route', 'status', 'started_at', 'finished_at'), name='prediction_version_window'),
+        ),
         migrations.RemoveIndex(
             model_name='shadowrun',
             name='shadowrun_version_time',
