@@ -66,11 +66,12 @@ def scores_write(prediction_ids: list) -> int:
     return _score("s.prediction_id = ANY(%(ids)s::uuid[])", {"ids": ids})
 
 
-def scores_backfill(report=None) -> int:
-    """Score every shadow run that has feedback, a slice of runs at a time."""
+def scores_backfill(*, size: int = batches.SIZE, report: batches.Report = None) -> int:
+    """Score every shadow run that has feedback, `size` runs at a time. Returns how many."""
     return batches.by_ids(
         RUNS,
         lambda low, high: _score("s.id >= %(low)s AND s.id < %(high)s", {"low": low, "high": high}),
+        size=size,
         report=report,
     )
 

@@ -7,11 +7,12 @@ from django.db import connection, transaction
 
 # (the first id of a slice, the id past its last) -> how many rows the work changed.
 Work = Callable[[int, int], int]
+# Hears of the progress, a line at a time.
+Report = Callable[[str], None] | None
+SIZE = 50_000
 
 
-def by_ids(
-    table: str, work: Work, *, size: int = 50_000, report: Callable[[str], None] | None = None
-) -> int:
+def by_ids(table: str, work: Work, *, size: int = SIZE, report: Report = None) -> int:
     """Run `work` on each slice of `size` ids of `table`, from its lowest id to its highest;
     `report` hears of the progress after each slice when there is more than one. Returns how
     many rows the work changed."""

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.services import settle
-from mlservice import rawsql
+from mlservice import batches, rawsql
 from predictions.signals import prediction_finished, shadow_runs_stored
 from registry.models import MLModel, ModelVersion, Route, Task
 
@@ -489,15 +489,22 @@ def insert_runs_sql(source: str) -> str:
         ON CONFLICT (prediction_id, version_id) DO NOTHING"""
 
 
-def compare_with_primaries(where: str, params: dict) -> int:
-    """Keep anew on the shadow runs `where` selects (SQL on `s`) the primary's side: for runs
-    stored before it was kept, or judged with another tolerance. Returns how many."""
+def compare_with_primaries(*, size: int = batches.SIZE, report: batches.Report = None) -> int:
+    """Keep anew on every stored shadow run the primary's side, `size` runs at a time: for runs
+    stored before it was kept, or after ROLLOUT_AGREEMENT_TOLERANCE changed. Returns how many
+    runs were updated."""
     runs = ShadowRun._meta.db_table
     sql = f"""UPDATE {runs} t SET {", ".join(f"{name} = {sql}" for name, sql in _SIDE.items())}
-        FROM {runs} s {_primary_join()} WHERE t.id = s.id AND ({where})"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {**params, "tolerance": settings.ROLLOUT_AGREEMENT_TOLERANCE})
-        return cursor.rowcount
+        FROM {runs} s {_primary_join()}
+        WHERE t.id = s.id AND s.id >= %(low)s AND s.id < %(high)s"""
+
+    def compare(low: int, high: int) -> int:
+        params = {"low": low, "high": high, "tolerance": settings.ROLLOUT_AGREEMENT_TOLERANCE}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    return batches.by_ids(runs, compare, size=size, report=report)
 
 
 # What a comparison reads of a shadow run, beside its version and time.

@@ -14,16 +14,9 @@ def _report(message: str) -> None:
 
 
 def backfill(apps, schema_editor):
-    from mlservice import batches
-    from predictions.models import ShadowRun, compare_with_primaries
+    from predictions.models import compare_with_primaries
 
-    batches.by_ids(
-        ShadowRun._meta.db_table,
-        lambda low, high: compare_with_primaries(
-            "s.id >= %(low)s AND s.id < %(high)s", {"low": low, "high": high}
-        ),
-        report=_report,
-    )
+    compare_with_primaries(report=_report)
 
 
 class Migration(migrations.Migration):

@@ -130,5 +130,5 @@ def test_the_backfill_scores_the_runs_that_had_feedback_before_scores_were_kept(
     shadowed(served(v1, alice, output=5.0), v2, output=6.0)  # no feedback: not scored
     kept = list(ShadowFeedback.objects.order_by("run").values())
     ShadowFeedback.objects.all().delete()
-    assert shadows.scores_backfill() == 3
+    assert shadows.scores_backfill(size=2) == 3
     assert list(ShadowFeedback.objects.order_by("run").values()) == kept

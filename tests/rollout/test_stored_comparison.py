@@ -1,9 +1,11 @@
 """What a shadow run keeps of the primary's answer when it is stored, so that a comparison is
 one scan of an index: the primary's version, status and latency, and whether the two agree."""
 
-import pytest
+import io
 
-from mlservice import batches
+import pytest
+from django.core.management import call_command
+
 from predictions.models import ShadowRun, compare_with_primaries
 from tests.support.rollout import bare_versions, served, shadowed
 
@@ -100,12 +102,15 @@ def test_the_backfill_of_older_runs_keeps_what_storing_them_keeps(alice):
     fields = ["primary_version", "primary_status", "primary_ms", "agrees"]
     expected = list(ShadowRun.objects.order_by("id").values_list(*fields))
     ShadowRun.objects.update(primary_version=None, primary_status="", primary_ms=None, agrees=None)
-    written = batches.by_ids(
-        ShadowRun._meta.db_table,
-        lambda low, high: compare_with_primaries(
-            "s.id >= %(low)s AND s.id < %(high)s", {"low": low, "high": high}
-        ),
-        size=2,
-    )
-    assert written == len(runs)
+    assert compare_with_primaries(size=2) == len(runs)
     assert list(ShadowRun.objects.order_by("id").values_list(*fields)) == expected
+
+
+def test_staff_judge_the_stored_runs_anew_after_changing_the_tolerance(alice, settings):
+    [run] = stored("regression", [(100.0, 101.5)], alice)
+    settings.ROLLOUT_AGREEMENT_TOLERANCE = 0.02
+    out = io.StringIO()
+    call_command("compare_shadow_runs", stdout=out)
+    run.refresh_from_db()
+    assert run.agrees is True
+    assert "1 shadow run(s) judged with tolerance 0.02." in out.getvalue()
