@@ -104,7 +104,8 @@ def version(name: str, task: str, spec) -> ModelVersion:
 
 
 # Each prediction i was made (i * 30 days / ROWS) ago and took 2 to 20 ms (latency percentiles
-# then sort distinct values); its input is random within the features' usual ranges.
+# then sort distinct values); its input is random within the features' usual ranges. Oldest
+# first, as a live service writes them (indexes on time fill their pages as they would then).
 PREDICTIONS_SQL = """
 INSERT INTO predictions_prediction (
     id, user_id, model_id, version_id, requested_version, route, status, is_batch, source,
@@ -113,7 +114,7 @@ INSERT INTO predictions_prediction (
 SELECT gen_random_uuid(), %(user)s, %(model)s, %(version)s, 'production', 'alias', 'succeeded',
        false, 'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at,
        t.at + make_interval(secs => 0.002 + random() * 0.018)
-FROM generate_series(1, %(rows)s) AS i,
+FROM generate_series(%(rows)s, 1, -1) AS i,
      LATERAL (SELECT now() - make_interval(secs => i * %(spacing)s)) AS t(at)
 """
 IRIS_INPUT = """jsonb_build_object('sepal_length', 4.3 + random() * 3.6,

@@ -554,8 +554,11 @@ class ShadowRun(models.Model):
         SKIPPED = "skipped"
 
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="shadow_runs")
-    version = models.ForeignKey(
-        "registry.ModelVersion", on_delete=models.PROTECT, related_name="shadow_runs"
+    version = models.ForeignKey(  # shadowrun_version_window leads with it
+        "registry.ModelVersion",
+        on_delete=models.PROTECT,
+        related_name="shadow_runs",
+        db_index=False,
     )
     status = models.CharField(max_length=10, choices=Status.choices)
     output = models.JSONField(null=True, blank=True)

@@ -24,6 +24,11 @@ class Migration(migrations.Migration):
             model_name='shadowrun',
             name='shadowrun_version_time',
         ),
+        migrations.AlterField(
+            model_name='shadowrun',
+            name='version',
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='shadow_runs', to='registry.modelversion'),
+        ),
         migrations.AddField(
             model_name='shadowrun',
             name='agrees',
