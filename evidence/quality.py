@@ -196,6 +196,8 @@ def feedback_changed(predicted_at: Iterable[datetime]) -> None:
 
 
 def _totals_by_day(first_day: date, last_day: date) -> dict[date, dict[int, Totals]]:
+    # Grouped by the expression of the statistics `feedback_day_version`, which tell the
+    # planner how few groups there are, so that it aggregates in parallel.
     rows = window_rows(
         f"SELECT (predicted_at AT TIME ZONE 'UTC')::date, version_id, count(*), {SUMS} "
         f"FROM {FEEDBACK} WHERE predicted_at >= %(start)s::date AT TIME ZONE 'UTC' "
