@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from evidence import quality
 from evidence.models import METRIC_COLUMNS, Feedback
+from evidence.outputs import inputs_of
 from mlservice.errors import ServiceError
 from predictions.models import Prediction, ShadowRun, Status
 from registry.models import PRODUCTION, ModelVersion, Route, Task
@@ -43,14 +44,18 @@ AGREEMENT_SQL = {
             WHERE NOT {_close("a.e", "b.e")}))""",
 }
 
-# The candidate's shadow runs in the window, each with the primary's answer it shadowed.
+# The candidate's shadow runs in the window, a pair per row (a batch's run holds a chunk of
+# rows, its answers and the primary's in arrays), each with the primary's answer it shadowed.
+# A batch's inputs are not in SQL: `Disagreements` reads those it lists from the chunks.
 _PAIRS = f"""
     WITH pairs AS (
-        SELECT s.prediction_id, s.created_at, s.status AS s_status, s.output AS s_out,
-               s.error AS s_error, s.duration_ms AS s_ms, p.status AS p_status,
-               p.output AS p_out, p.input,
+        SELECT s.prediction_id, s.start + r.i AS "row", s.created_at, s.status AS s_status,
+               coalesce(s.outputs -> r.i, s.output) AS s_out, s.error AS s_error,
+               s.duration_ms AS s_ms, p.status AS p_status,
+               coalesce(s.primary_outputs -> r.i, p.output) AS p_out, p.input, p.is_batch,
                date_part('epoch', p.finished_at - p.started_at) * 1000 AS p_ms
         FROM {_RUNS} s JOIN {_PREDICTIONS} p ON p.id = s.prediction_id
+        CROSS JOIN LATERAL generate_series(0, s.rows - 1) AS r(i)
         WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
           AND p.version_id = %(primary)s
     )
@@ -76,17 +81,20 @@ _SUMMARY = f"""{_PAIRS}
 """
 
 _DISAGREEMENTS = f"""{_PAIRS}
-    SELECT prediction_id, created_at, input, p_out, s_out FROM pairs
+    SELECT prediction_id, "row", is_batch, created_at, input, p_out, s_out FROM pairs
     WHERE {_both} AND NOT {{agree}}
-    ORDER BY created_at DESC, prediction_id LIMIT %(limit)s OFFSET %(offset)s
+    ORDER BY created_at DESC, prediction_id, "row" LIMIT %(limit)s OFFSET %(offset)s
 """
 
-# The feedback on the primary's answers that the candidate also answered in a shadow run.
+# The feedback on the primary's answers (a batch's: per row) that the candidate also answered
+# in a shadow run.
 _SHARED = f"""
-    SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))}, s.output AS other_output
+    SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))},
+           coalesce(s.outputs -> (f."row" - s.start), s.output) AS other_output
     FROM {_RUNS} s JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id
+      AND f."row" >= s.start AND f."row" < s.start + s.rows
     WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
-      AND s.status = 'succeeded' AND f.version_id = %(primary)s AND f."row" = 0
+      AND s.status = 'succeeded' AND f.version_id = %(primary)s
       AND f.predicted_at >= %(since)s
 """
 
@@ -204,16 +212,31 @@ class Disagreements:
             return []
         sql = _DISAGREEMENTS.format(agree=self.comparison.agreement_sql)
         params = {**self.comparison.params, "limit": stop - start, "offset": start}
+        found = _fetch(sql, params)
+        batch_inputs = _batch_inputs({(pk, row) for pk, row, is_batch, *_ in found if is_batch})
         return [
             {
                 "prediction": str(pk),
+                "row": row,
                 "created_at": created_at,
-                "input": _json(row_input),
+                "input": batch_inputs.get((pk, row)) if is_batch else _json(row_input),
                 "output": _json(output),
                 "shadow_output": _json(shadow_output),
             }
-            for pk, created_at, row_input, output, shadow_output in _fetch(sql, params)
+            for pk, row, is_batch, created_at, row_input, output, shadow_output in found
         ]
+
+
+def _batch_inputs(wanted: set[tuple]) -> dict[tuple, dict]:
+    """(batch prediction id, row) -> the input row, read from the batch's chunks."""
+    rows: dict = {}
+    for pk, row in wanted:
+        rows.setdefault(pk, set()).add(row)
+    inputs = {}
+    for prediction in Prediction.objects.select_related("version__model").filter(pk__in=rows):
+        for row, found in inputs_of(prediction, rows[prediction.pk]).items():
+            inputs[(prediction.pk, row)] = found
+    return inputs
 
 
 def comparison_get(
