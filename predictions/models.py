@@ -466,7 +466,15 @@ class ShadowRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["version", "created_at"], name="shadowrun_version_time")]
+        indexes = [
+            models.Index(fields=["version", "created_at"], name="shadowrun_version_time"),
+            # A comparison reads the runs of batch chunks apart from single rows, through this.
+            models.Index(
+                fields=["version", "created_at"],
+                name="shadowrun_chunks",
+                condition=Q(rows__gt=1),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["prediction", "version", "start"], name="shadowrun_once"
