@@ -215,3 +215,13 @@ def test_both_versions_quality_on_the_same_batch_rows(xy, alice, alice_client, s
     assert shared["version"]["mae"] == pytest.approx(0.5)
     assert shared["against"]["rmse"] == pytest.approx((1 / 2) ** 0.5)
     assert shared["version"]["rmse"] == pytest.approx(0.5)
+
+
+def test_staff_see_a_batchs_shadow_runs_chunk_by_chunk_in_the_admin(xy, alice_client, admin_client):
+    shadow(xy, 2)
+    submit_batch(alice_client, [3, 4, 5])
+    run_worker()
+    page = admin_client.get("/admin/predictions/shadowrun/")
+    assert page.status_code == 200
+    assert "2 rows" in page.content.decode()
+    assert "1 row<" in page.content.decode()
