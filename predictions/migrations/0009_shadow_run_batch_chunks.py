@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0007_prediction_route_and_shadow_runs'),
+        ('predictions', '0008_fewer_prediction_indexes'),
         ('registry', '0006_alias_shadows_and_canary_split'),
     ]
 
