@@ -149,9 +149,9 @@ FROM (
 # The classifier's v2 shadows it on every prediction: the same label nine times in ten, with
 # probabilities (so both accuracy and log loss are computed on the shared predictions).
 SHADOW_RUNS_SQL = """
-INSERT INTO predictions_shadowrun (prediction_id, version_id, status, output, duration_ms,
-                                   created_at)
-SELECT id, %(shadow)s, 'succeeded',
+INSERT INTO predictions_shadowrun (prediction_id, version_id, status, start, rows, output,
+                                   duration_ms, created_at)
+SELECT id, %(shadow)s, 'succeeded', 0, 1,
        jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
            'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
            'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,

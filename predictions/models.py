@@ -428,7 +428,12 @@ class ModelLoad(models.Model):
 
 class ShadowRun(models.Model):
     """A shadow version's run of a prediction's input, after the prediction's own result was
-    stored: kept for comparison, never shown to the prediction's owner, never charged."""
+    stored: kept for comparison, never shown to the prediction's owner, never charged.
+
+    A single row's run holds its answer in `output`. A batch is run chunk by chunk, a run per
+    chunk (`start`, `rows`), its answers in `outputs` beside the primary's to the same rows in
+    `primary_outputs` (the batch's own are column-wise bytes, which SQL cannot read), so that
+    a comparison reads every row of both in one query."""
 
     class Status(models.TextChoices):
         SUCCEEDED = "succeeded"
@@ -440,21 +445,40 @@ class ShadowRun(models.Model):
         "registry.ModelVersion", on_delete=models.PROTECT, related_name="shadow_runs"
     )
     status = models.CharField(max_length=10, choices=Status.choices)
+    start = models.PositiveIntegerField(
+        default=0, help_text="Its first row in a batch; 0 for one row."
+    )
+    rows = models.PositiveIntegerField(default=1, help_text="How many rows it ran.")
     output = models.JSONField(null=True, blank=True)
+    outputs = models.JSONField(null=True, blank=True, help_text="A batch's answers, in order.")
+    primary_outputs = models.JSONField(
+        null=True, blank=True, help_text="What the batch answered for the same rows."
+    )
     error = models.JSONField(null=True, blank=True)
     duration_ms = models.FloatField(
         null=True,
         blank=True,
         help_text="Milliseconds of the predict call that ran it with the other rows of its "
-        "worker batch, as a prediction's started to finished.",
+        "worker batch, as a prediction's started to finished; for a batch, of its calls on "
+        "every chunk, as the batch's rows waited for the whole batch.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["version", "created_at"], name="shadowrun_version_time")]
+        indexes = [
+            models.Index(fields=["version", "created_at"], name="shadowrun_version_time"),
+            # A comparison reads the runs of batch chunks apart from single rows, through this.
+            models.Index(
+                fields=["version", "created_at"],
+                name="shadowrun_chunks",
+                condition=Q(rows__gt=1),
+            ),
+        ]
         constraints = [
-            models.UniqueConstraint(fields=["prediction", "version"], name="shadowrun_once")
+            models.UniqueConstraint(
+                fields=["prediction", "version", "start"], name="shadowrun_once"
+            )
         ]
 
     def __str__(self) -> str:

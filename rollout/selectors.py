@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from evidence import quality
 from evidence.models import METRIC_COLUMNS, Feedback
+from evidence.outputs import inputs_of
 from mlservice.errors import ServiceError
 from predictions.models import Prediction, ShadowRun, Status
 from registry.models import PRODUCTION, ModelVersion, Route, Task
@@ -43,18 +44,38 @@ AGREEMENT_SQL = {
             WHERE NOT {_close("a.e", "b.e")}))""",
 }
 
-# The candidate's shadow runs in the window, each with the primary's answer it shadowed.
-_PAIRS = f"""
-    WITH pairs AS (
-        SELECT s.prediction_id, s.created_at, s.status AS s_status, s.output AS s_out,
-               s.error AS s_error, s.duration_ms AS s_ms, p.status AS p_status,
-               p.output AS p_out, p.input,
+
+def _pairs_of(runs: str, row: str, s_out: str, p_out: str, expand: str = "") -> str:
+    """The candidate's shadow `runs` in the window with the primary's predictions they
+    shadowed, a pair per row (`expand` makes the rows of a run)."""
+    return f"""
+        SELECT s.prediction_id, {row} AS "row", s.created_at, s.status AS s_status,
+               {s_out} AS s_out, s.error AS s_error, s.duration_ms AS s_ms,
+               p.status AS p_status, {p_out} AS p_out, p.input, p.is_batch,
                date_part('epoch', p.finished_at - p.started_at) * 1000 AS p_ms
-        FROM {_RUNS} s JOIN {_PREDICTIONS} p ON p.id = s.prediction_id
+        FROM {_RUNS} s JOIN {_PREDICTIONS} p ON p.id = s.prediction_id {expand}
         WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
-          AND p.version_id = %(primary)s
-    )
-"""
+          AND p.version_id = %(primary)s AND {runs}"""
+
+
+# Every row the candidate shadowed, with the primary's answer: a run of one row as it is; a run
+# of a batch's chunk (its answers and the primary's in arrays) a pair per row, those runs read
+# apart through their own small index (`shadowrun_chunks`), so single rows cost no expansion.
+# A batch's inputs are not in SQL: `Disagreements` reads those it lists from the chunks.
+_ONE_ROW_RUNS = _pairs_of(
+    "s.rows = 1",
+    "s.start",
+    "coalesce(s.outputs -> 0, s.output)",
+    "coalesce(s.primary_outputs -> 0, p.output)",
+)
+_CHUNK_RUNS = _pairs_of(
+    "s.rows > 1",
+    "s.start + r.i",
+    "s.outputs -> r.i",
+    "s.primary_outputs -> r.i",
+    "CROSS JOIN LATERAL generate_series(0, s.rows - 1) AS r(i)",
+)
+_PAIRS = f"WITH pairs AS ({_ONE_ROW_RUNS}\n    UNION ALL {_CHUNK_RUNS})\n"
 
 
 def _quantiles(column: str, where: str) -> str:
@@ -76,19 +97,34 @@ _SUMMARY = f"""{_PAIRS}
 """
 
 _DISAGREEMENTS = f"""{_PAIRS}
-    SELECT prediction_id, created_at, input, p_out, s_out FROM pairs
+    SELECT prediction_id, "row", is_batch, created_at, input, p_out, s_out FROM pairs
     WHERE {_both} AND NOT {{agree}}
-    ORDER BY created_at DESC, prediction_id LIMIT %(limit)s OFFSET %(offset)s
+    ORDER BY created_at DESC, prediction_id, "row" LIMIT %(limit)s OFFSET %(offset)s
 """
 
-# The feedback on the primary's answers that the candidate also answered in a shadow run.
-_SHARED = f"""
-    SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))}, s.output AS other_output
-    FROM {_RUNS} s JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id
-    WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
-      AND s.status = 'succeeded' AND f.version_id = %(primary)s AND f."row" = 0
-      AND f.predicted_at >= %(since)s
-"""
+
+def _shared_of(runs: str, rows: str, answer: str) -> str:
+    """The feedback on the primary's answers that the candidate's succeeded shadow `runs`
+    also answered, each feedback row with the candidate's `answer` to it."""
+    return f"""
+        SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))},
+               {answer} AS other_output
+        FROM {_RUNS} s JOIN {Feedback._meta.db_table} f
+          ON f.prediction_id = s.prediction_id AND {rows}
+        WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
+          AND s.status = 'succeeded' AND f.version_id = %(primary)s
+          AND f.predicted_at >= %(since)s AND {runs}"""
+
+
+# As the pairs: a run of one row, then a batch chunk's runs, whose feedback is per row.
+_SHARED = f"""{_shared_of("s.rows = 1", 'f."row" = s.start', "coalesce(s.outputs -> 0, s.output)")}
+    UNION ALL {
+    _shared_of(
+        "s.rows > 1",
+        'f."row" >= s.start AND f."row" < s.start + s.rows',
+        's.outputs -> (f."row" - s.start)',
+    )
+}"""
 
 _SERVED = f"""
     SELECT version_id, count(*), count(*) FILTER (WHERE status = %(failed)s),
@@ -204,16 +240,31 @@ class Disagreements:
             return []
         sql = _DISAGREEMENTS.format(agree=self.comparison.agreement_sql)
         params = {**self.comparison.params, "limit": stop - start, "offset": start}
+        found = _fetch(sql, params)
+        batch_inputs = _batch_inputs({(pk, row) for pk, row, is_batch, *_ in found if is_batch})
         return [
             {
                 "prediction": str(pk),
+                "row": row,
                 "created_at": created_at,
-                "input": _json(row_input),
+                "input": batch_inputs.get((pk, row)) if is_batch else _json(row_input),
                 "output": _json(output),
                 "shadow_output": _json(shadow_output),
             }
-            for pk, created_at, row_input, output, shadow_output in _fetch(sql, params)
+            for pk, row, is_batch, created_at, row_input, output, shadow_output in found
         ]
+
+
+def _batch_inputs(wanted: set[tuple]) -> dict[tuple, dict]:
+    """(batch prediction id, row) -> the input row, read from the batch's chunks."""
+    rows: dict = {}
+    for pk, row in wanted:
+        rows.setdefault(pk, set()).add(row)
+    inputs = {}
+    for prediction in Prediction.objects.select_related("version__model").filter(pk__in=rows):
+        for row, found in inputs_of(prediction, rows[prediction.pk]).items():
+            inputs[(prediction.pk, row)] = found
+    return inputs
 
 
 def comparison_get(
