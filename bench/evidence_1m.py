@@ -154,6 +154,7 @@ FROM (
 # runs are written as a worker writes them, with the primary's side (`insert_runs_sql`).
 SHADOW_RUNS = """(
     SELECT id AS prediction_id, %(shadow)s::bigint AS version_id, 'succeeded' AS status,
+           0 AS start, 1 AS rows, NULL::jsonb AS outputs, NULL::jsonb AS primary_outputs,
            jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
                'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
                'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,

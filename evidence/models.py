@@ -88,16 +88,16 @@ SHADOW_COLUMNS = [f"shadow_{name}" for name in ANSWER_COLUMNS]
 
 
 class ShadowFeedback(MetricColumns):
-    """A shadow run of a prediction that has feedback, scored against the same truth: the
+    """A shadow run's answer to a row that has feedback, scored against the same truth: the
     feedback's metric columns (the primary's answer) beside the shadow answer's, with the run's
-    window, so that both versions' quality on the predictions they share is one scan of
+    window, so that both versions' quality on the rows they share is one scan of
     `shadowfeedback_window` (`evidence.shadows` writes it with the feedback or the run)."""
 
-    run = models.OneToOneField(
+    run = models.ForeignKey(  # shadowfeedback_once leads with it
         "predictions.ShadowRun",
-        primary_key=True,
         on_delete=models.CASCADE,
-        related_name="feedback_score",
+        related_name="feedback_scores",
+        db_index=False,
     )
     feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="shadow_scores")
     version = models.ForeignKey(
@@ -125,6 +125,9 @@ class ShadowFeedback(MetricColumns):
                 include=["against", "predicted_at", *METRIC_COLUMNS, *SHADOW_COLUMNS],
                 name="shadowfeedback_window",
             )
+        ]
+        constraints = [  # a run of a batch chunk answers the feedback of each of its rows
+            models.UniqueConstraint(fields=["run", "feedback"], name="shadowfeedback_once")
         ]
 
     def __str__(self) -> str:

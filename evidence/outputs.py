@@ -1,5 +1,5 @@
-"""What a finished prediction answered for given rows: a single prediction's output, or rows
-of a batch read from the chunks that hold them (each chunk read once)."""
+"""What a prediction was sent and what it answered for given rows: a single prediction's own,
+or rows of a batch read from the chunks that hold them (each chunk read once)."""
 
 import bisect
 
@@ -11,6 +11,18 @@ def outputs_of(prediction: Prediction, rows: set[int]) -> dict[int, dict]:
     """Row -> the output the prediction gave for it, for the rows of `rows` it has."""
     if not prediction.is_batch:
         return {0: prediction.output} if 0 in rows and prediction.output else {}
+    return _batch_rows(prediction, rows, "output_matrix", columns.result_rows)
+
+
+def inputs_of(prediction: Prediction, rows: set[int]) -> dict[int, dict]:
+    """Row -> the input the prediction was sent for it, for the rows of `rows` it has."""
+    if not prediction.is_batch:
+        return {0: prediction.input} if 0 in rows and prediction.input else {}
+    return _batch_rows(prediction, rows, "input_matrix", columns.input_rows)
+
+
+def _batch_rows(prediction: Prediction, rows: set[int], column: str, convert) -> dict[int, dict]:
+    """Row -> the batch's `column` for it, as `convert(matrix, version)` gives rows."""
     wanted = {row for row in rows if 0 <= row < prediction.row_count}
     chunks = list(
         PredictionChunk.objects.filter(prediction=prediction)
@@ -26,12 +38,12 @@ def outputs_of(prediction: Prediction, rows: set[int]) -> dict[int, dict]:
     found = {}
     for index, chunk_rows in by_chunk.items():
         pk, start = chunks[index]
-        data = PredictionChunk.objects.filter(pk=pk).values_list("output_matrix", flat=True)[0]
+        data = PredictionChunk.objects.filter(pk=pk).values_list(column, flat=True)[0]
         if data is None:
             continue
-        answers = columns.from_bytes(data)
+        matrix = columns.from_bytes(data)
         for row in chunk_rows:
             at = row - start
-            if at < len(answers):
-                found[row] = columns.result_rows(answers[at : at + 1], prediction.version)[0]
+            if at < len(matrix):
+                found[row] = convert(matrix[at : at + 1], prediction.version)[0]
     return found

@@ -1,6 +1,7 @@
 """Shadow runs scored against feedback (`ShadowFeedback`): the truth's metric columns for the
-shadow's answer, beside the feedback's for the primary's, written whenever one of the two
-arrives after the other (and again when staff correct the truth).
+shadow's answer to a row (a single prediction's, or each row of a batch chunk's run), beside
+the feedback's for the primary's, written whenever one of the two arrives after the other (and
+again when staff correct the truth).
 
 Both are computed by `truth.metric_columns_sql` (the SQL form of `truth.metric_columns`, which
 gives the feedback's own columns), in one statement for any number of predictions.
@@ -24,7 +25,8 @@ SCORES, RUNS = ShadowFeedback._meta.db_table, ShadowRun._meta.db_table
 def _shadow_answer_columns() -> list[str]:
     """The shadow answer's metric columns as SQL, in the order of SHADOW_COLUMNS; each is given
     by one task (the others leave it NULL)."""
-    per_task = {task: truth.metric_columns_sql(task, "s.output") for task in Task.values}
+    answer = """coalesce(s.outputs -> (f."row" - s.start), s.output)"""  # a chunk's: by row
+    per_task = {task: truth.metric_columns_sql(task, answer) for task in Task.values}
     whens = {
         name: " ".join(
             f"WHEN '{task}' THEN {sql[name]}" for task, sql in per_task.items() if name in sql
@@ -36,17 +38,19 @@ def _shadow_answer_columns() -> list[str]:
 
 _WINDOW = ["feedback_id", "version_id", "against_id", "created_at", "predicted_at"]
 _COLUMNS = [*_WINDOW, *METRIC_COLUMNS, *SHADOW_COLUMNS]
+_ANEW = ", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS)
 _SCORE_SQL = f"""
     INSERT INTO {SCORES} (run_id, {", ".join(_COLUMNS)})
     SELECT s.id, f.id, s.version_id, f.version_id, s.created_at, f.predicted_at,
            {", ".join(f"f.{name}" for name in METRIC_COLUMNS)},
            {", ".join(_shadow_answer_columns())}
     FROM {RUNS} s
-    JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id AND f."row" = 0
+    JOIN {Feedback._meta.db_table} f ON f.prediction_id = s.prediction_id
+     AND f."row" >= s.start AND f."row" < s.start + s.rows
     JOIN {ModelVersion._meta.db_table} v ON v.id = f.version_id
     JOIN {MLModel._meta.db_table} m ON m.id = v.model_id
     WHERE s.status = %(succeeded)s AND ({{where}})
-    ON CONFLICT (run_id) DO UPDATE SET {", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS)}
+    ON CONFLICT (run_id, feedback_id) DO UPDATE SET {_ANEW}
 """
 
 

@@ -13,8 +13,8 @@ from mlservice.errors import Conflict, ServiceError
 from mlservice.parsers import unstorable_text
 from predictions import actions, columns, submit
 from predictions.models import Prediction, Status
-from registry.models import ModelVersion, Task
-from registry.selectors import version_or_latest, versions_of
+from registry.models import ModelVersion, Route, Task
+from registry.selectors import version_route_or_latest, versions_of
 
 SERVER_NAME = "mlservice"
 SERVER_VERSION = settings.SPECTACULAR_SETTINGS["VERSION"]
@@ -38,19 +38,31 @@ def server_metadata() -> dict:
 
 def version_get(*, user, model_name: str, ref: str | None) -> ModelVersion:
     """The version a V2 path names (a number or an alias); without one, production or the
-    newest, as the model's own page shows it. Forecast models have no V2 form: a request is a
-    horizon and a history, not a tensor of features."""
+    newest, as the model's own page shows it."""
+    return route_for(user=user, model_name=model_name, ref=ref)[0]
+
+
+def route_for(
+    *, user, model_name: str, ref: str | None, split: bool = False
+) -> tuple[ModelVersion, str]:
+    """`version_get`'s version and why it serves (a `Route`); with `split`, an inference's:
+    an alias (named, or production for a path without a version) splits it as a submit on
+    /api/v1 is split. Forecast models have no V2 form: a request is a horizon and a history,
+    not a tensor of features."""
     problem = unstorable_text([model_name, ref])  # a path's text, which no parser has seen
     if problem is not None:
         raise ServiceError(f"The model or version in the path: {problem}", code="bad_request")
-    version = version_or_latest(user=user, model_name=model_name, ref=ref)
+    key = submit.split_key(user) if split else None
+    version, route = version_route_or_latest(
+        user=user, model_name=model_name, ref=ref, split_key=key
+    )
     if version.is_forecast:
         raise ServiceError(
             f"{model_name} is a forecast model, which the Open Inference Protocol does not "
             f"describe; forecast with POST /api/v1/predictions/.",
             code="not_served",
         )
-    return version
+    return version, route
 
 
 def _is_regression(version: ModelVersion) -> bool:
@@ -68,9 +80,11 @@ def model_metadata(*, version: ModelVersion) -> dict:
     }
 
 
-def model_infer(*, user, version: ModelVersion, body) -> dict:
-    """Read the request's tensors, store and enqueue the prediction, wait for it and answer
-    its outputs as V2 tensors."""
+def model_infer(*, user, model_name: str, ref: str | None, body) -> dict:
+    """Route the request as a submit is routed (an alias's canary split and shadows apply; a
+    version number is never split), read its tensors, store and enqueue the prediction, wait
+    for it and answer its outputs as V2 tensors, with the version that served it."""
+    version, route = route_for(user=user, model_name=model_name, ref=ref, split=True)
     try:
         rows = tensors.read_rows(body, version.input_schema)
         chosen = tensors.requested_outputs(body, tensors.output_names(_is_regression(version)))
@@ -80,8 +94,9 @@ def model_infer(*, user, version: ModelVersion, body) -> dict:
     prediction, _ = submit.prediction_create(
         user=user,
         model_name=version.model.name,
-        version_ref=version.number,
+        version_ref=version.number if route == Route.EXPLICIT else ref,
         version=version,
+        route=route,
         row=rows[0] if len(rows) == 1 else None,
         rows=rows if len(rows) != 1 else None,
     )

@@ -67,9 +67,8 @@ class ModelReady(V2View):
 
 class ModelInfer(V2View):
     def post(self, request, name, version=None):
-        model_version = self.version(name, version)
         return Response(
-            services.model_infer(user=request.user, version=model_version, body=request.data)
+            services.model_infer(user=request.user, model_name=name, ref=version, body=request.data)
         )
 
 

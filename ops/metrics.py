@@ -5,8 +5,8 @@ at scrape time from PostgreSQL and Redis, so they are the same whichever gunicor
 host) answers and include what the workers did:
 
 - mlservice_predictions{model,version,status}: rows in the table (a gauge: purging lowers it)
-- mlservice_shadow_runs{model,version,status}: shadow runs stored, by shadow version; `skipped`
-  counts those not run because the queue was behind
+- mlservice_shadow_runs{model,version,status}: rows shadowed (a batch's each count), by shadow
+  version; `skipped` counts those not run because the queue was behind
 - mlservice_prediction_end_to_end_seconds / _inference_seconds{model,version}: gauge histograms
   of predictions that succeeded in the last METRICS_LATENCY_WINDOW_SECONDS; a worker loads the
   model before it starts the predictions, so a cold start is in end-to-end, never in inference
@@ -56,7 +56,8 @@ class PredictionCollector(Collector):
         )
         yield _counts(
             "mlservice_shadow_runs",
-            "Shadow runs stored, by model, shadow version and status (skipped: queue behind).",
+            "Rows shadowed (a batch's each), by model, shadow version and status (skipped: queue "
+            "behind).",
             stats.shadow_counts_by_version_status(),
         )
 

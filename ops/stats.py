@@ -61,9 +61,9 @@ def counts_by_version_status() -> list[tuple[str, int, str, int]]:
 
 
 def shadow_counts_by_version_status() -> list[tuple[str, int, str, int]]:
-    """[(model, shadow version number, status, count)] of shadow runs: succeeded, failed,
-    skipped (the queue was behind)."""
-    rows = _rows(f"SELECT version_id, status, count(*) FROM {SHADOW_RUN} GROUP BY 1, 2")
+    """[(model, shadow version number, status, count)] of rows shadowed (a batch's each
+    count): succeeded, failed, skipped (the queue was behind)."""
+    rows = _rows(f"SELECT version_id, status, sum(rows) FROM {SHADOW_RUN} GROUP BY 1, 2")
     labels = version_labels()
     return [(*labels.get(vid, ("?", 0)), status, n) for vid, status, n in rows]
 

@@ -194,7 +194,7 @@ class ModelLoadAdmin(ReadOnlyAdmin):
 class ShadowRunAdmin(ReadOnlyAdmin):
     """What shadow versions answered for predictions served through their alias."""
 
-    list_display = ("created_at", "prediction", "version", "status", "result", "duration")
+    list_display = ("created_at", "prediction", "start", "version", "status", "result", "duration")
     list_filter = ("status", "version__model")
     list_select_related = ("prediction", "version__model")
     search_fields = ("prediction__id",)
@@ -204,6 +204,8 @@ class ShadowRunAdmin(ReadOnlyAdmin):
     def result(self, obj):
         if obj.error:
             return obj.error.get("code", "error")
+        if obj.outputs is not None:  # a chunk of a batch
+            return short_result(Prediction(is_batch=True, row_count=obj.rows))
         return short_result(Prediction(output=obj.output))
 
     @admin.display(description="duration", ordering="duration_ms")

@@ -101,22 +101,29 @@ def describe_failure(exc: Exception) -> str:
 
 def _execute_batch(prediction: Prediction) -> None:
     version = prediction.version
+    # The job runs under its prediction's version's timeout (see queue.enqueue).
+    deadline = time.monotonic() + version.timeout_seconds
     loaded = predictors.fetch(version)  # before the run starts, as for single rows
     if not prediction.mark_running(lease_seconds=_lease(version)):
         return
     started = time.monotonic()
+    # The chunks this worker runs, [(start, inputs, outputs)], kept for the batch's shadows.
+    ran = [] if shadows.may_shadow(prediction) else None
     try:
-        finished = _run_batch(prediction, loaded, started)
+        finished = _run_batch(prediction, loaded, started, ran)
     except Exception as exc:
         finished = prediction.mark_failed(*_failure(exc, version))
     if finished:
         queue.notify_done(prediction.pk)
+    # Only now that its results are stored and announced.
+    if ran and prediction.status == Status.SUCCEEDED:
+        shadows.run_after_batch(prediction, ran, deadline=deadline)
 
 
 _CHUNK_INPUT_SQL = f"SELECT input_matrix FROM {PredictionChunk._meta.db_table} WHERE id = %s"
 
 
-def _run_batch(prediction: Prediction, loaded: Loaded, started: float) -> bool:
+def _run_batch(prediction: Prediction, loaded: Loaded, started: float, ran: list | None) -> bool:
     predictor = loaded.predictor()
     timeout = prediction.version.timeout_seconds
     chunks = list(
@@ -126,8 +133,11 @@ def _run_batch(prediction: Prediction, loaded: Loaded, started: float) -> bool:
     )
     for chunk_id, start in chunks:
         row = rawsql.fetchone(_CHUNK_INPUT_SQL, [chunk_id], binary=True)
-        outputs = predictor.predict_matrix(columns.from_bytes(row[0]))
+        inputs = columns.from_bytes(row[0])
+        outputs = predictor.predict_matrix(inputs)
         _check_deadline(started, timeout)
+        if ran is not None:
+            ran.append((start, inputs, outputs))
         if not prediction.store_chunk(
             chunk_id=chunk_id,
             outputs=columns.to_bytes(outputs),

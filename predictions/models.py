@@ -436,41 +436,60 @@ def _close(a: str, b: str) -> str:
     return f"abs({a} - {b}) <= %(tolerance)s * greatest(1, abs({a}))"
 
 
-# Whether a shadow's answer (s.output) agrees with the primary's (p.output), per task: the same
-# label; a value within the tolerance; a forecast as long, each step within the tolerance.
-AGREEMENT_SQL = {
-    Task.CLASSIFICATION: "p.output->>'label' = s.output->>'label'",
-    Task.REGRESSION: _close("p.output", "s.output"),
-    Task.FORECAST: f"""(
-        jsonb_array_length(p.output->'forecast') = jsonb_array_length(s.output->'forecast')
-        AND NOT EXISTS (
-            SELECT 1 FROM jsonb_array_elements(p.output->'forecast') WITH ORDINALITY a(e, i)
-            JOIN jsonb_array_elements(s.output->'forecast') WITH ORDINALITY b(e, i) USING (i)
-            WHERE NOT {_close("a.e", "b.e")}))""",
-}
+def agreement_sql(task: str, mine: str, theirs: str) -> str:
+    """Whether a shadow's answer (`theirs`, jsonb SQL) agrees with the primary's (`mine`) for
+    the model's task (`task`, SQL): the same label; a value within the tolerance (parameter
+    `tolerance`); a forecast as long, each step within the tolerance."""
+    rules = {
+        Task.CLASSIFICATION: f"{mine}->>'label' = {theirs}->>'label'",
+        Task.REGRESSION: _close(mine, theirs),
+        Task.FORECAST: f"""(
+            jsonb_array_length({mine}->'forecast') = jsonb_array_length({theirs}->'forecast')
+            AND NOT EXISTS (
+                SELECT 1 FROM jsonb_array_elements({mine}->'forecast') WITH ORDINALITY a(e, i)
+                JOIN jsonb_array_elements({theirs}->'forecast') WITH ORDINALITY b(e, i) USING (i)
+                WHERE NOT {_close("a.e", "b.e")}))""",
+    }
+    whens = " ".join(f"WHEN '{t}' THEN {rule}" for t, rule in rules.items())
+    return f"CASE {task} {whens} END"
+
+
+# A run of one row (a single prediction's, or a batch chunk of one row) and the answer of the
+# prediction `p` it shadowed; a chunk's rows pair its answers with the batch's, by position.
+_MINE, _THEIRS = "coalesce(s.primary_outputs -> 0, p.output)", "coalesce(s.outputs -> 0, s.output)"
+_AGREES = agreement_sql("m.task", _MINE, _THEIRS)
+_CHUNK_AGREEMENTS = f"""(SELECT count(*) FILTER (WHERE {agreement_sql("m.task", "po.e", "so.e")})
+    FROM jsonb_array_elements(s.primary_outputs) WITH ORDINALITY po(e, i)
+    JOIN jsonb_array_elements(s.outputs) WITH ORDINALITY so(e, i) USING (i))"""
 
 # The primary's side of a shadow run `s`, from the prediction `p` it shadowed (and the model `m`
-# whose task says what agreeing is): NULL agreement unless both answered.
+# whose task says what agreeing is): no agreements unless both answered.
 _SIDE = {
     "primary_version_id": "p.version_id",
     "primary_status": "p.status",
     "primary_ms": "date_part('epoch', p.finished_at - p.started_at) * 1000",
-    "agrees": "CASE WHEN s.status = 'succeeded' AND p.status = 'succeeded' THEN CASE m.task {} END"
-    " END".format(" ".join(f"WHEN '{task}' THEN {sql}" for task, sql in AGREEMENT_SQL.items())),
+    "agreements": f"""CASE WHEN s.status = 'succeeded' AND p.status = 'succeeded' THEN
+        CASE WHEN s.rows = 1 THEN CASE ({_AGREES}) WHEN true THEN 1 WHEN false THEN 0 END
+        ELSE {_CHUNK_AGREEMENTS} END END""",
 }
 
 # What a worker writes of a shadow run; the rest is the primary's side.
-RUN_COLUMNS = [
-    "prediction_id",
-    "version_id",
-    "status",
-    "output",
-    "error",
-    "duration_ms",
-    "created_at",
-]
-_RECORDS = """jsonb_to_recordset(%(runs)s) AS s(prediction_id uuid, version_id bigint,
-    status text, output jsonb, error jsonb, duration_ms float8, created_at timestamptz)"""
+RUN_COLUMNS = {
+    "prediction_id": "uuid",
+    "version_id": "bigint",
+    "status": "text",
+    "start": "integer",
+    "rows": "integer",
+    "output": "jsonb",
+    "outputs": "jsonb",
+    "primary_outputs": "jsonb",
+    "error": "jsonb",
+    "duration_ms": "float8",
+    "created_at": "timestamptz",
+}
+_RECORDS = "jsonb_to_recordset(%(runs)s) AS s({})".format(
+    ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
+)
 
 
 def _primary_join() -> str:
@@ -481,12 +500,12 @@ def _primary_join() -> str:
 
 def insert_runs_sql(source: str) -> str:
     """An INSERT of the shadow runs `source` gives (as `s`, with RUN_COLUMNS), each with the
-    primary's side; a prediction keeps a run it already has of a version. Parameter:
-    `tolerance` (ROLLOUT_AGREEMENT_TOLERANCE)."""
+    primary's side; a prediction keeps a run it already has of a version (and chunk).
+    Parameter: `tolerance` (ROLLOUT_AGREEMENT_TOLERANCE)."""
     return f"""INSERT INTO {ShadowRun._meta.db_table} ({", ".join([*RUN_COLUMNS, *_SIDE])})
         SELECT {", ".join(f"s.{name}" for name in RUN_COLUMNS)}, {", ".join(_SIDE.values())}
         FROM {source} {_primary_join()}
-        ON CONFLICT (prediction_id, version_id) DO NOTHING"""
+        ON CONFLICT (prediction_id, version_id, start) DO NOTHING"""
 
 
 def compare_with_primaries(*, size: int = batches.SIZE, report: batches.Report = None) -> int:
@@ -510,9 +529,10 @@ def compare_with_primaries(*, size: int = batches.SIZE, report: batches.Report =
 # What a comparison reads of a shadow run, beside its version and time.
 WINDOW_COLUMNS = [
     "primary_version",
+    "rows",
     "status",
     "primary_status",
-    "agrees",
+    "agreements",
     "duration_ms",
     "primary_ms",
 ]
@@ -521,9 +541,9 @@ WINDOW_COLUMNS = [
 class ShadowRunQuerySet(models.QuerySet):
     def store(self, runs: list["ShadowRun"]) -> None:
         """Write new shadow runs, each with the primary's side: the prediction's version,
-        status and latency, and whether the two answers agree (AGREEMENT_SQL, within
-        ROLLOUT_AGREEMENT_TOLERANCE); then tell the layers above (`shadow_runs_stored`). A
-        prediction re-run after a lost worker keeps the shadow runs it already had."""
+        status and latency, and on how many rows the two answers agree (`agreement_sql`,
+        within ROLLOUT_AGREEMENT_TOLERANCE); then tell the layers above (`shadow_runs_stored`).
+        A prediction re-run after a lost worker keeps the shadow runs it already had."""
         if not runs:
             return
         records = [
@@ -546,7 +566,12 @@ class ShadowRunQuerySet(models.QuerySet):
 
 class ShadowRun(models.Model):
     """A shadow version's run of a prediction's input, after the prediction's own result was
-    stored: kept for comparison, never shown to the prediction's owner, never charged."""
+    stored: kept for comparison, never shown to the prediction's owner, never charged.
+
+    A single row's run holds its answer in `output`. A batch is run chunk by chunk, a run per
+    chunk (`start`, `rows`), its answers in `outputs` beside the primary's to the same rows in
+    `primary_outputs` (the batch's own are column-wise bytes, which SQL cannot read), so that
+    a comparison reads every row of both in one query."""
 
     class Status(models.TextChoices):
         SUCCEEDED = "succeeded"
@@ -561,13 +586,22 @@ class ShadowRun(models.Model):
         db_index=False,
     )
     status = models.CharField(max_length=10, choices=Status.choices)
+    start = models.PositiveIntegerField(
+        default=0, help_text="Its first row in a batch; 0 for one row."
+    )
+    rows = models.PositiveIntegerField(default=1, help_text="How many rows it ran.")
     output = models.JSONField(null=True, blank=True)
+    outputs = models.JSONField(null=True, blank=True, help_text="A batch's answers, in order.")
+    primary_outputs = models.JSONField(
+        null=True, blank=True, help_text="What the batch answered for the same rows."
+    )
     error = models.JSONField(null=True, blank=True)
     duration_ms = models.FloatField(
         null=True,
         blank=True,
         help_text="Milliseconds of the predict call that ran it with the other rows of its "
-        "worker batch, as a prediction's started to finished.",
+        "worker batch, as a prediction's started to finished; for a batch, of its calls on "
+        "every chunk, as the batch's rows waited for the whole batch.",
     )
     created_at = models.DateTimeField(default=timezone.now)
     # The primary's side, kept when the run is stored (`compare_with_primaries`), so that a
@@ -587,11 +621,11 @@ class ShadowRun(models.Model):
     primary_ms = models.FloatField(
         null=True, blank=True, help_text="Milliseconds of the primary's inference."
     )
-    agrees = models.BooleanField(
+    agreements = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text="Whether the two answers agree (same label, or within the tolerance); "
-        "empty unless both succeeded.",
+        help_text="How many of its rows the two answers agree on (same label, or within the "
+        "tolerance); empty unless both succeeded.",
     )
 
     objects = ShadowRunQuerySet.as_manager()
@@ -603,10 +637,18 @@ class ShadowRun(models.Model):
                 fields=["version", "created_at"],
                 include=WINDOW_COLUMNS,
                 name="shadowrun_version_window",
-            )
+            ),
+            # A comparison reads the runs of batch chunks apart from single rows, through this.
+            models.Index(
+                fields=["version", "created_at"],
+                name="shadowrun_chunks",
+                condition=Q(rows__gt=1),
+            ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["prediction", "version"], name="shadowrun_once")
+            models.UniqueConstraint(
+                fields=["prediction", "version", "start"], name="shadowrun_once"
+            )
         ]
 
     def __str__(self) -> str:

@@ -1,13 +1,16 @@
 """Shadow runs: the shadow versions of an alias also run the predictions served through it.
 
 A worker calls `run_after` once the results of the single rows it claimed are stored and their
-waiters woken, so a shadow can neither change nor delay them. Each shadow runs the batch's
-inputs in one predict call under its own time limit, and its answers (or error, or the reason
-it was skipped) become `ShadowRun` rows: never shown to the prediction's owner, never charged.
-Shadows are skipped while the queue is behind, so that real traffic comes first.
+waiters woken, and `run_after_batch` once a batch it ran has succeeded and been announced, so a
+shadow can neither change nor delay them. Each shadow runs the single rows in one predict call
+(a batch: each of its chunks, from the matrices the worker ran) under its own time limit, and
+its answers (or error, or the reason it was skipped) become `ShadowRun` rows: never shown to
+the prediction's owner, never charged. Shadows are skipped while the queue is behind, so that
+real traffic comes first.
 """
 
 import contextlib
+import functools
 import logging
 import signal
 import threading
@@ -16,10 +19,11 @@ import time
 from django.conf import settings
 from django.db import connection
 
+from predictions import columns
 from predictions.cache import predictors
 from predictions.models import Prediction, ShadowRun
 from registry.models import Alias, ModelVersion, Route
-from registry.validation import InvalidInput, validate_rows
+from registry.validation import InvalidInput, validate_batch, validate_rows
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +42,14 @@ _PLAN_SQL = f"""
     WHERE p.id = ANY(%s) AND p.route <> %s AND s.modelversion_id <> p.version_id
 """
 
+# Why a shadow did not run.
+QUEUE_BEHIND = {"code": "queue_behind", "message": "The queue was behind."}
+NO_TIME = {"code": "no_time", "message": "The job had no time left for shadows."}
+TIMED_OUT_BEFORE = {
+    "code": "no_time",
+    "message": "The shadow ran out of time on an earlier chunk of the batch.",
+}
+
 
 class ShadowTimeout(Exception):
     pass
@@ -54,13 +66,32 @@ def run_after(claimed: list[tuple], version: ModelVersion, *, deadline: float) -
         behind = _behind()
         for shadow_id, ids in plan.items():
             if behind:
-                ShadowRun.objects.store(
-                    _skipped(shadow_id, ids, "queue_behind", "The queue was behind.")
-                )
+                ShadowRun.objects.store(_skipped(shadow_id, ids, QUEUE_BEHIND))
             else:
                 ShadowRun.objects.store(_run(shadow_id, ids, inputs, deadline))
     except Exception:
         logger.exception("Shadow runs of %s failed; its predictions are unaffected", version)
+
+
+def may_shadow(prediction: Prediction) -> bool:
+    """Whether a batch may have shadows to run once it succeeds (it came through an alias of a
+    model with shadows), so that its worker keeps the matrices of its chunks for them."""
+    return prediction.route != Route.EXPLICIT and prediction.model_id in _shadowed_models()
+
+
+def run_after_batch(prediction: Prediction, chunks: list[tuple], *, deadline: float) -> None:
+    """Run the shadows of the alias that served this succeeded batch on the chunks its worker
+    ran, [(start, inputs, outputs)] as matrices, before `deadline` (monotonic). Never raises:
+    the batch is finished."""
+    try:
+        answers = None
+        for shadow_id in _plan([str(prediction.pk)]):
+            if answers is None:
+                answers = [columns.result_rows(out, prediction.version) for _, _, out in chunks]
+            shadow = ModelVersion.objects.select_related("model").get(pk=shadow_id)
+            ShadowRun.objects.store(_run_chunks(shadow, prediction, chunks, answers, deadline))
+    except Exception:
+        logger.exception("Shadow runs of batch %s failed; it is unaffected", prediction.pk)
 
 
 def _shadowed_models() -> frozenset:
@@ -88,29 +119,93 @@ def _behind() -> bool:
     return oldest is not None and oldest > settings.ROLLOUT_SHADOW_SKIP_BEHIND_SECONDS
 
 
+def _budget(shadow: ModelVersion, deadline: float) -> float:
+    """Seconds a shadow's predict call may take: its own limit, within the job's deadline."""
+    left = deadline - time.monotonic() - _MARGIN
+    return min(settings.ROLLOUT_SHADOW_TIMEOUT_SECONDS, shadow.timeout_seconds, left)
+
+
+def _timed(budget: float, call) -> tuple:
+    """`call()`'s result and its milliseconds, cut at `budget` seconds."""
+    started = time.monotonic()
+    with time_limit(budget):
+        result = call()
+    seconds = time.monotonic() - started
+    if seconds > budget:
+        raise ShadowTimeout()  # a model that swallowed the alarm and returned late
+    return result, seconds * 1000
+
+
 def _run(shadow_id: int, ids: list[str], inputs: dict, deadline: float) -> list[ShadowRun]:
     shadow = ModelVersion.objects.select_related("model").get(pk=shadow_id)
     budget = settings.ROLLOUT_SHADOW_TIMEOUT_SECONDS
     try:
         loaded = predictors.fetch(shadow)  # a cold start is not the shadow's inference time
-        budget = min(budget, shadow.timeout_seconds, deadline - time.monotonic() - _MARGIN)
+        budget = _budget(shadow, deadline)
         if budget <= 0:
-            return _skipped(shadow_id, ids, "no_time", "The job had no time left for shadows.")
-        started = time.monotonic()
-        with time_limit(budget):
+            return _skipped(shadow_id, ids, NO_TIME)
+
+        def call():
             rows = validate_rows([inputs[pk] for pk in ids], shadow, field="input", batch=True)
-            outputs = loaded.predictor().predict(rows)
-        if time.monotonic() - started > budget:
-            raise ShadowTimeout()  # a model that swallowed the alarm and returned late
+            return loaded.predictor().predict(rows)
+
+        outputs, call_ms = _timed(budget, call)
     except Exception as exc:
         error = _error(exc, budget)
         return [_row(pk, shadow_id, ShadowRun.Status.FAILED, error=error) for pk in ids]
     # Each row waited for the whole call, as the primary's rows did for theirs.
-    call_ms = (time.monotonic() - started) * 1000
     return [
         _row(pk, shadow_id, ShadowRun.Status.SUCCEEDED, output=output, duration_ms=call_ms)
         for pk, output in zip(ids, outputs, strict=True)
     ]
+
+
+def _run_chunks(
+    shadow: ModelVersion, prediction: Prediction, chunks: list, answers: list, deadline: float
+) -> list[ShadowRun]:
+    """The shadow's run of each chunk of the batch, one predict call each; once the queue is
+    behind or the shadow has run out of time, the chunks left are skipped."""
+    loaded = predictors.fetch(shadow)  # a cold start is not the shadow's inference time
+    runs, skip = [], None
+    for (start, inputs, _), answered in zip(chunks, answers, strict=True):
+        row = functools.partial(_row, prediction.pk, shadow.pk, start=start, rows=len(answered))
+        skip = skip or (QUEUE_BEHIND if _behind() else None)
+        budget = _budget(shadow, deadline)
+        skip = skip or (NO_TIME if budget <= 0 else None)
+        if skip:
+            runs.append(row(ShadowRun.Status.SKIPPED, error=skip))
+            continue
+        try:
+            matrix = _shadow_matrix(inputs, prediction.version, shadow)
+            predict = functools.partial(loaded.predictor().predict_matrix, matrix)
+            outputs, call_ms = _timed(budget, predict)
+        except Exception as exc:
+            runs.append(row(ShadowRun.Status.FAILED, error=_error(exc, budget)))
+            skip = TIMED_OUT_BEFORE if isinstance(exc, ShadowTimeout) else None
+            continue
+        outputs = columns.result_rows(outputs, shadow)
+        runs.append(
+            row(
+                ShadowRun.Status.SUCCEEDED,
+                outputs=outputs,
+                primary_outputs=answered,
+                duration_ms=call_ms,
+            )
+        )
+    # Each row waited for the whole batch, as the batch's own rows did.
+    succeeded = [run for run in runs if run.status == ShadowRun.Status.SUCCEEDED]
+    spent = sum(run.duration_ms for run in succeeded)
+    for run in succeeded:
+        run.duration_ms = spent
+    return runs
+
+
+def _shadow_matrix(inputs, version: ModelVersion, shadow: ModelVersion):
+    """A chunk's inputs (in `version`'s schema order) as the shadow's features: the same
+    matrix when their schemas are the same, else its rows checked against the shadow's."""
+    if shadow.input_schema == version.input_schema:
+        return inputs
+    return validate_batch(columns.input_rows(inputs, version), shadow)
 
 
 def _error(exc: Exception, budget: float) -> dict:
@@ -123,8 +218,7 @@ def _error(exc: Exception, budget: float) -> dict:
     return {"code": "model_error", "message": describe_failure(exc)}
 
 
-def _skipped(shadow_id: int, ids: list[str], code: str, message: str) -> list[ShadowRun]:
-    error = {"code": code, "message": message}
+def _skipped(shadow_id: int, ids: list[str], error: dict) -> list[ShadowRun]:
     return [_row(pk, shadow_id, ShadowRun.Status.SKIPPED, error=error) for pk in ids]
 
 

@@ -110,10 +110,17 @@ def _store_unless_raced(prediction: Prediction, matrix) -> tuple[Prediction, boo
     return prediction, True
 
 
-def _route(user, model_name: str, version_ref, prediction_id) -> tuple[ModelVersion, str]:
-    """The version serving a new prediction and why; a canary split is keyed by the user or
-    by the prediction, as ROLLOUT_SPLIT_BY says."""
-    key = str(user.pk) if settings.ROLLOUT_SPLIT_BY == "user" else str(prediction_id)
+def split_key(user, request_key=None) -> str:
+    """What a canary split decides a new prediction by: its user or the request (its
+    prediction's id, else a new one), as ROLLOUT_SPLIT_BY says."""
+    if settings.ROLLOUT_SPLIT_BY == "user":
+        return str(user.pk)
+    return str(request_key or uuid.uuid4())
+
+
+def _route(user, model_name: str, version_ref, prediction_id=None) -> tuple[ModelVersion, str]:
+    """The version serving a new prediction and why."""
+    key = split_key(user, prediction_id)
     return version_route(user=user, model_name=model_name, ref=version_ref, split_key=key)
 
 
@@ -139,7 +146,7 @@ def prediction_create_from_csv(
         raise PayloadTooLarge(
             f"The CSV file is larger than {settings.PREDICTION_CSV_MAX_BYTES:,} bytes."
         )
-    version, route = _route(user, model_name, version_ref, uuid.uuid4())
+    version, route = _route(user, model_name, version_ref)
     limit, rows = settings.PREDICTION_CSV_MAX_ROWS, None
     try:
         matrix = csvio.read_matrix(upload, version, max_rows=limit)

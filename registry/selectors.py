@@ -117,6 +117,14 @@ def _version_row(
 
 def version_or_latest(*, user, model_name: str, ref: int | str | None = None) -> ModelVersion:
     """Like `version_resolve`, but with no ref and no production alias, the newest version."""
+    return version_route_or_latest(user=user, model_name=model_name, ref=ref)[0]
+
+
+def version_route_or_latest(
+    *, user, model_name: str, ref: int | str | None = None, split_key: str | None = None
+) -> tuple[ModelVersion, str]:
+    """Like `version_route`, but with no ref and no production alias, the newest version, as
+    if the request had named it."""
     if ref in (None, ""):
         model = model_get(user=user, name=model_name)
         if not model.aliases.filter(name=PRODUCTION).exists():
@@ -126,8 +134,8 @@ def version_or_latest(*, user, model_name: str, ref: int | str | None = None) ->
                     f"Model {model.name!r} has no versions yet.", code="version_not_found"
                 )
             latest.model = model
-            return latest
-    return version_resolve(user=user, model_name=model_name, ref=ref)
+            return latest, Route.EXPLICIT
+    return version_route(user=user, model_name=model_name, ref=ref, split_key=split_key)
 
 
 def formats_in_use() -> set[str]:

@@ -3,7 +3,8 @@
 Two views of the same window: the shadow pairs (the candidate ran the very predictions the
 primary answered: agreement, latency and errors side by side), and what each version served
 through the alias (a canary split: latency and errors on its own share of the traffic).
-Each is one aggregate over an index: `shadowrun_version_window` and `prediction_version_window`.
+Each is one aggregate over an index: `shadowrun_version_window` and
+`prediction_version_window`.
 """
 
 import json
@@ -14,15 +15,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from evidence import quality
+from evidence.outputs import inputs_of
 from mlservice.errors import ServiceError
-from predictions.models import Prediction, ShadowRun, Status
+from predictions.models import Prediction, ShadowRun, Status, agreement_sql
 from registry.models import PRODUCTION, ModelVersion, Route
 from registry.selectors import version_resolve
 
 _RUNS, _PREDICTIONS = ShadowRun._meta.db_table, Prediction._meta.db_table
 
 # The candidate's shadow runs in the window of the primary's answers: each run keeps the
-# primary's side (`predictions.models.compare_with_primaries`), so this is one index scan.
+# primary's side (`predictions.models.insert_runs_sql`), so that no prediction is read.
 _WINDOW = """s.version_id = %(candidate)s AND s.created_at >= %(since)s
     AND s.primary_version_id = %(primary)s"""
 
@@ -34,24 +36,53 @@ def _quantiles(column: str, where: str) -> str:
     )
 
 
+# Every row the candidate shadowed, an entry each: a run of one row as it is (from
+# `shadowrun_version_window` alone), a run of a batch's chunk as its rows (through the small
+# `shadowrun_chunks`), the first `agreements` of which agree: a count cannot tell which.
+_ENTRIES = f"""
+    WITH entries AS (
+        SELECT status, primary_status, agreements AS agreed, duration_ms, primary_ms
+        FROM {_RUNS} s WHERE {_WINDOW} AND s.rows = 1
+        UNION ALL
+        SELECT status, primary_status, (r.i <= agreements)::int, duration_ms, primary_ms
+        FROM {_RUNS} s CROSS JOIN LATERAL generate_series(1, s.rows) AS r(i)
+        WHERE {_WINDOW} AND s.rows > 1
+    )"""
+
 _ran, _both = "status <> 'skipped'", "status = 'succeeded' AND primary_status = 'succeeded'"
-_SUMMARY = f"""
+_SUMMARY = f"""{_ENTRIES}
     SELECT count(*) FILTER (WHERE {_ran}), count(*) FILTER (WHERE NOT {_ran}),
-           count(*) FILTER (WHERE {_both}), count(*) FILTER (WHERE agrees),
+           count(*) FILTER (WHERE {_both}), count(*) FILTER (WHERE agreed = 1),
            count(*) FILTER (WHERE status = 'failed'),
            count(*) FILTER (WHERE {_ran} AND primary_status = 'failed'),
            {_quantiles("duration_ms", "status = 'succeeded'")},
            {_quantiles("primary_ms", f"{_ran} AND primary_status = 'succeeded'")}
-    FROM {_RUNS} s WHERE {_WINDOW}
+    FROM entries
 """
 
-# `agrees` is NULL unless both succeeded, and NOT NULL is not true: these are the pairs that
-# both answered and that disagree.
+# The rows both answered that disagree, a page of them: a run of one row by its agreements; the
+# rows of a chunk whose agreements are fewer than its rows, each by the rule. A batch's inputs
+# are not in SQL: `Disagreements` reads those it lists from the chunks.
 _DISAGREEMENTS = f"""
-    SELECT s.prediction_id, s.created_at, p.input, p.output, s.output
-    FROM {_RUNS} s JOIN {_PREDICTIONS} p ON p.id = s.prediction_id
-    WHERE {_WINDOW} AND NOT s.agrees
-    ORDER BY s.created_at DESC, s.prediction_id LIMIT %(limit)s OFFSET %(offset)s
+    WITH found AS (
+        SELECT s.prediction_id, s.start AS "row", s.created_at,
+               s.primary_outputs -> 0 AS p_out, coalesce(s.outputs -> 0, s.output) AS s_out
+        FROM {_RUNS} s WHERE {_WINDOW} AND s.rows = 1 AND s.agreements = 0
+        UNION ALL
+        SELECT s.prediction_id, s.start + po.i - 1, s.created_at, po.e, so.e
+        FROM {_RUNS} s
+        CROSS JOIN LATERAL jsonb_array_elements(s.primary_outputs) WITH ORDINALITY po(e, i)
+        JOIN LATERAL jsonb_array_elements(s.outputs) WITH ORDINALITY so(e, i) USING (i)
+        WHERE {_WINDOW} AND s.rows > 1 AND s.agreements < s.rows
+          AND NOT {agreement_sql("%(task)s", "po.e", "so.e")}
+    ), page AS (
+        SELECT * FROM found ORDER BY created_at DESC, prediction_id, "row"
+        LIMIT %(limit)s OFFSET %(offset)s
+    )
+    SELECT page.prediction_id, page."row", p.is_batch, page.created_at, p.input,
+           coalesce(page.p_out, p.output), page.s_out
+    FROM page JOIN {_PREDICTIONS} p ON p.id = page.prediction_id
+    ORDER BY page.created_at DESC, page.prediction_id, page."row"
 """
 
 _SERVED = f"""
@@ -80,6 +111,8 @@ class Comparison:
             "candidate": self.candidate.pk,
             "primary": self.primary.pk,
             "since": self.since,
+            "tolerance": self.tolerance,
+            "task": self.candidate.model.task,
         }
 
 
@@ -166,16 +199,31 @@ class Disagreements:
         if stop <= start:
             return []
         params = {**self.comparison.params, "limit": stop - start, "offset": start}
+        found = _fetch(_DISAGREEMENTS, params)
+        batch_inputs = _batch_inputs({(pk, row) for pk, row, is_batch, *_ in found if is_batch})
         return [
             {
                 "prediction": str(pk),
+                "row": row,
                 "created_at": created_at,
-                "input": _json(row_input),
+                "input": batch_inputs.get((pk, row)) if is_batch else _json(row_input),
                 "output": _json(output),
                 "shadow_output": _json(shadow_output),
             }
-            for pk, created_at, row_input, output, shadow_output in _fetch(_DISAGREEMENTS, params)
+            for pk, row, is_batch, created_at, row_input, output, shadow_output in found
         ]
+
+
+def _batch_inputs(wanted: set[tuple]) -> dict[tuple, dict]:
+    """(batch prediction id, row) -> the input row, read from the batch's chunks."""
+    rows: dict = {}
+    for pk, row in wanted:
+        rows.setdefault(pk, set()).add(row)
+    inputs = {}
+    for prediction in Prediction.objects.select_related("version__model").filter(pk__in=rows):
+        for row, found in inputs_of(prediction, rows[prediction.pk]).items():
+            inputs[(prediction.pk, row)] = found
+    return inputs
 
 
 def comparison_get(

@@ -35,9 +35,11 @@ class SideBySideRateSerializer(serializers.Serializer):
 
 
 class ShadowSummarySerializer(serializers.Serializer):
-    runs = serializers.IntegerField(help_text="Shadow runs in the window (skipped ones aside).")
-    skipped = serializers.IntegerField(help_text="Skipped: the queue was behind.")
-    compared = serializers.IntegerField(help_text="Runs where both versions answered.")
+    runs = serializers.IntegerField(
+        help_text="Rows the candidate ran in the window (a batch's each count; skipped aside)."
+    )
+    skipped = serializers.IntegerField(help_text="Rows skipped: the queue was behind.")
+    compared = serializers.IntegerField(help_text="Rows where both versions answered.")
     agreements = serializers.IntegerField()
     agreement_rate = serializers.FloatField(allow_null=True)
     error_rate = SideBySideRateSerializer()
@@ -57,7 +59,8 @@ class ServedSummarySerializer(serializers.Serializer):
 
 class SharedQualitySerializer(serializers.Serializer):
     count = serializers.IntegerField(
-        help_text="The primary's predictions with feedback that the candidate also answered."
+        help_text="The primary's predictions (a batch's rows) with feedback that the candidate "
+        "also answered."
     )
     version = serializers.DictField(
         child=serializers.FloatField(allow_null=True),
@@ -69,6 +72,7 @@ class SharedQualitySerializer(serializers.Serializer):
 
 class DisagreementSerializer(serializers.Serializer):
     prediction = serializers.UUIDField()
+    row = serializers.IntegerField(help_text="The row of a batch; 0 for a single row.")
     created_at = serializers.DateTimeField()
     input = serializers.JSONField()
     output = serializers.JSONField(help_text="The primary's answer, the one the user got.")

@@ -17,7 +17,12 @@ from tests.support.factories import (  # noqa: E402
 )
 
 # Fixtures more than one test folder uses.
-pytest_plugins = ["tests.support.models", "tests.support.webhooks", "tests.support.faults"]
+pytest_plugins = [
+    "tests.support.models",
+    "tests.support.webhooks",
+    "tests.support.faults",
+    "tests.support.workers",
+]
 
 
 @pytest.fixture(autouse=True)

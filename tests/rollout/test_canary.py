@@ -5,19 +5,9 @@ from predictions.submit import prediction_create
 from registry import services as registry_services
 from registry.models import Route
 from tests.support.factories import UserFactory
-from tests.support.rollout import version
+from tests.support.rollout import served_by_canary, split
 
 ROW = {"x": 3, "y": 1}
-
-
-def split(model, number, percent):
-    registry_services.alias_split_set(
-        model=model, alias="production", version=version(model, number), percent=percent
-    )
-
-
-def served_by_canary(predictions) -> float:
-    return sum(p.route == Route.CANARY for p in predictions) / len(predictions)
 
 
 def test_a_90_10_split_sends_about_10_percent_of_2000_requests_to_the_canary(xy, alice, settings):

@@ -1,5 +1,6 @@
 """What a shadow run keeps of the primary's answer when it is stored, so that a comparison is
-one scan of an index: the primary's version, status and latency, and whether the two agree."""
+one scan of an index: the primary's version, status and latency, and on how many rows the two
+agree (one for a single prediction's run)."""
 
 import io
 
@@ -43,7 +44,7 @@ def test_a_classifiers_shadow_agrees_on_the_same_label_whatever_the_probabilitie
         ],
         alice,
     )
-    assert [run.agrees for run in runs] == [True, False]
+    assert [run.agreements for run in runs] == [1, 0]
 
 
 def test_a_regressors_shadow_agrees_within_the_tolerance_of_the_primarys_value(alice):
@@ -57,13 +58,13 @@ def test_a_regressors_shadow_agrees_within_the_tolerance_of_the_primarys_value(a
         ],
         alice,
     )
-    assert [run.agrees for run in runs] == [True, False, True, False]
+    assert [run.agreements for run in runs] == [1, 0, 1, 0]
 
 
 def test_the_tolerance_is_a_setting(alice, settings):
     settings.ROLLOUT_AGREEMENT_TOLERANCE = 0.02
     [run] = stored("regression", [(100.0, 101.5)], alice)
-    assert run.agrees is True
+    assert run.agreements == 1
 
 
 def test_a_forecasts_shadow_agrees_when_every_step_is_within_the_tolerance(alice):
@@ -76,7 +77,7 @@ def test_a_forecasts_shadow_agrees_when_every_step_is_within_the_tolerance(alice
         ],
         alice,
     )
-    assert [run.agrees for run in runs] == [True, False, False]
+    assert [run.agreements for run in runs] == [1, 0, 0]
 
 
 def test_a_run_keeps_the_primarys_version_status_and_latency(alice):
@@ -87,21 +88,23 @@ def test_a_run_keeps_the_primarys_version_status_and_latency(alice):
 
 def test_a_failed_shadow_neither_agrees_nor_disagrees(alice):
     [run] = stored("regression", [(10.0, None)], alice, shadow_status="failed")
-    assert (run.status, run.primary_status, run.agrees) == ("failed", "succeeded", None)
+    assert (run.status, run.primary_status, run.agreements) == ("failed", "succeeded", None)
 
 
 def test_a_failed_primary_is_kept_as_failed_and_its_shadow_neither_agrees_nor_disagrees(alice):
     [run] = stored("regression", [(None, 5.0)], alice, primary_status="failed")
-    assert (run.status, run.primary_status, run.agrees) == ("succeeded", "failed", None)
+    assert (run.status, run.primary_status, run.agreements) == ("succeeded", "failed", None)
     assert run.primary_ms == pytest.approx(25.0)
 
 
 def test_the_backfill_of_older_runs_keeps_what_storing_them_keeps(alice):
     runs = stored("regression", [(10.0, 10.05), (100.0, 101.5), (None, 5.0)], alice)
     runs += stored("classification", [(labelled("a"), labelled("b"))], alice)
-    fields = ["primary_version", "primary_status", "primary_ms", "agrees"]
+    fields = ["primary_version", "primary_status", "primary_ms", "agreements"]
     expected = list(ShadowRun.objects.order_by("id").values_list(*fields))
-    ShadowRun.objects.update(primary_version=None, primary_status="", primary_ms=None, agrees=None)
+    ShadowRun.objects.update(
+        primary_version=None, primary_status="", primary_ms=None, agreements=None
+    )
     assert compare_with_primaries(size=2) == len(runs)
     assert list(ShadowRun.objects.order_by("id").values_list(*fields)) == expected
 
@@ -112,5 +115,5 @@ def test_staff_judge_the_stored_runs_anew_after_changing_the_tolerance(alice, se
     out = io.StringIO()
     call_command("compare_shadow_runs", stdout=out)
     run.refresh_from_db()
-    assert run.agrees is True
+    assert run.agreements == 1
     assert "1 shadow run(s) judged with tolerance 0.02." in out.getvalue()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from predictions.models import Prediction, ShadowRun
 from registry import services as registry_services
-from registry.models import MLModel, ModelVersion
+from registry.models import MLModel, ModelVersion, Route
 from tests.support.factories import ModelVersionFactory
 from tests.support.models import XY_SCHEMA, Artifacts, linear_onnx
 
@@ -58,6 +58,18 @@ def shadow(model: MLModel, number: int) -> None:
     registry_services.alias_shadow_add(
         model=model, alias="production", version=version(model, number), reason="try it"
     )
+
+
+def split(model: MLModel, number: int, percent: float) -> None:
+    """The production alias sends `percent` of its predictions to version `number`."""
+    registry_services.alias_split_set(
+        model=model, alias="production", version=version(model, number), percent=percent
+    )
+
+
+def served_by_canary(predictions) -> float:
+    """The share of these predictions the alias's canary split served."""
+    return sum(p.route == Route.CANARY for p in predictions) / len(predictions)
 
 
 def _answer(output) -> dict:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.db import connection
 
@@ -18,8 +19,11 @@ def run_worker() -> None:
     PredictionWorker([get_queue()], connection=redis_connection()).work(burst=True)
 
 
-def worker_subprocess(media_root: Path, *extra_env: tuple[str, str]) -> subprocess.Popen:
-    """A real `manage.py rqworker predictions --burst` against the test database."""
+def worker_subprocess(
+    media_root: Path, *extra_env: tuple[str, str], burst: bool = True, output=subprocess.PIPE
+) -> subprocess.Popen:
+    """A real `manage.py rqworker predictions` (`--burst` unless told) against the test
+    database, its output (stdout and stderr) to `output`."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "mlservice.test_settings",
@@ -30,10 +34,24 @@ def worker_subprocess(media_root: Path, *extra_env: tuple[str, str]) -> subproce
     }
     root = Path(__file__).resolve().parents[2]
     return subprocess.Popen(
-        [sys.executable, "manage.py", "rqworker", "predictions", "--burst"],
+        [sys.executable, "manage.py", "rqworker", "predictions", *(["--burst"] if burst else [])],
         cwd=root,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@pytest.fixture
+def worker(media_root):
+    """A real `manage.py rqworker predictions` on the test database, running until the test
+    ends (a live server's infer call waits for it while the test waits for the answer)."""
+    process = worker_subprocess(media_root, burst=False, output=subprocess.DEVNULL)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

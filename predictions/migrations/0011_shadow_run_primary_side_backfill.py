@@ -22,6 +22,6 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False
 
-    dependencies = [("predictions", "0009_shadow_run_primary_side")]
+    dependencies = [("predictions", "0010_shadow_run_primary_side")]
 
     operations = [migrations.RunPython(backfill, migrations.RunPython.noop)]
