@@ -7,11 +7,11 @@ bulk-inserts with generate_series, for a classifier and a regressor each, BENCH_
 and for the classifier a shadow version with a run of every prediction; then times, over a
 30-day window (every row), the comparison of the shadow with the classifier (agreement, errors
 and latency; both versions' quality on the shared predictions; each version's own traffic; the
-whole summary the compare endpoint answers) and the /metrics agreement gauges, the quality of each version, the classifier's
-drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day: cold (every
-settled day computed and cached) and warm (settled days from the cache, today read live; a full
-day read live is timed too, as today costs that at its end), after
-checking that the cached days hold what a direct read of the feedback gives. Prints
+whole summary the compare endpoint answers) and the /metrics agreement gauges, the quality of
+each version, the classifier's drift, the /metrics evidence gauges (uncached) and the
+dashboard's quality per day: cold (every settled day computed and cached) and warm (settled days
+from the cache, today read live; a full day read live is timed too, as today costs that at its
+end), after checking that the cached days hold what a direct read of the feedback gives. Prints
 one JSON object: medians and maxima in milliseconds. BENCH_EVIDENCE_KEEP=1 keeps the database
 afterwards; BENCH_EVIDENCE_REUSE=1 times the database a kept run loaded (loading takes minutes)
 and keeps it again.
