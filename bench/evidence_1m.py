@@ -6,12 +6,12 @@ bulk-inserts with generate_series, for a classifier and a regressor each, BENCH_
 (default 1,000,000) finished predictions spread over the last 30 days, every one with feedback;
 and for the classifier a shadow version with a run of every prediction; then times, over a
 30-day window (every row), the comparison of the shadow with the classifier (agreement, errors
-and latency; both versions' quality on the shared predictions; the whole summary the compare
-endpoint answers) and the /metrics agreement gauges, the quality of each version, the classifier's
-drift, the /metrics evidence gauges (uncached) and the dashboard's quality per day: cold (every
-settled day computed and cached) and warm (settled days from the cache, today read live; a full
-day read live is timed too, as today costs that at its end), after
-checking that the cached days hold what a direct read of the feedback gives. Prints
+and latency; both versions' quality on the shared predictions; each version's own traffic; the
+whole summary the compare endpoint answers) and the /metrics agreement gauges, the quality of
+each version, the classifier's drift, the /metrics evidence gauges (uncached) and the
+dashboard's quality per day: cold (every settled day computed and cached) and warm (settled days
+from the cache, today read live; a full day read live is timed too, as today costs that at its
+end), after checking that the cached days hold what a direct read of the feedback gives. Prints
 one JSON object: medians and maxima in milliseconds. BENCH_EVIDENCE_KEEP=1 keeps the database
 afterwards; BENCH_EVIDENCE_REUSE=1 times the database a kept run loaded (loading takes minutes)
 and keeps it again.
@@ -73,8 +73,9 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from accounts.models import User  # noqa: E402
-from evidence import monitoring, quality, selectors  # noqa: E402
+from evidence import monitoring, quality, selectors, shadows  # noqa: E402
 from mlservice import rollups  # noqa: E402
+from predictions.models import insert_runs_sql  # noqa: E402
 from registry.demo import DEMO_MODELS  # noqa: E402
 from registry.models import Alias, MLModel, ModelVersion  # noqa: E402
 from rollout import monitoring as rollout_monitoring  # noqa: E402
@@ -102,16 +103,18 @@ def version(name: str, task: str, spec) -> ModelVersion:
     return created
 
 
-# Each prediction i was made (i * 30 days / ROWS) ago; its input is random within the
-# features' usual ranges.
+# Each prediction i was made (i * 30 days / ROWS) ago and took 2 to 20 ms (latency percentiles
+# then sort distinct values); its input is random within the features' usual ranges. Oldest
+# first, as a live service writes them (indexes on time fill their pages as they would then).
 PREDICTIONS_SQL = """
 INSERT INTO predictions_prediction (
     id, user_id, model_id, version_id, requested_version, route, status, is_batch, source,
     row_count, input, output, progress, attempts, request_fingerprint, cost, created_at,
     started_at, finished_at)
 SELECT gen_random_uuid(), %(user)s, %(model)s, %(version)s, 'production', 'alias', 'succeeded',
-       false, 'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at, t.at
-FROM generate_series(1, %(rows)s) AS i,
+       false, 'json', 1, {input}, {output}, 1.0, 1, '', 0, t.at, t.at,
+       t.at + make_interval(secs => 0.002 + random() * 0.018)
+FROM generate_series(%(rows)s, 1, -1) AS i,
      LATERAL (SELECT now() - make_interval(secs => i * %(spacing)s)) AS t(at)
 """
 IRIS_INPUT = """jsonb_build_object('sepal_length', 4.3 + random() * 3.6,
@@ -147,22 +150,22 @@ FROM (
 
 
 # The classifier's v2 shadows it on every prediction: the same label nine times in ten, with
-# probabilities (so both accuracy and log loss are computed on the shared predictions).
-SHADOW_RUNS_SQL = """
-INSERT INTO predictions_shadowrun (prediction_id, version_id, status, start, rows, output,
-                                   duration_ms, created_at)
-SELECT id, %(shadow)s, 'succeeded', 0, 1,
-       jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
-           'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
-           'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,
-           'virginica', CASE WHEN label = 'virginica' THEN 0.8 ELSE 0.1 END)),
-       5 + random() * 10, created_at
-FROM (
-    SELECT id, created_at,
-           CASE WHEN random() < 0.9 THEN output->>'label' ELSE 'virginica' END AS label
-    FROM predictions_prediction WHERE version_id = %(version)s
-) AS p
-"""
+# probabilities (so both accuracy and log loss are computed on the shared predictions). The
+# runs are written as a worker writes them, with the primary's side (`insert_runs_sql`).
+SHADOW_RUNS = """(
+    SELECT id AS prediction_id, %(shadow)s::bigint AS version_id, 'succeeded' AS status,
+           0 AS start, 1 AS rows, NULL::jsonb AS outputs, NULL::jsonb AS primary_outputs,
+           jsonb_build_object('label', label, 'probabilities', jsonb_build_object(
+               'setosa', CASE WHEN label = 'setosa' THEN 0.8 ELSE 0.1 END,
+               'versicolor', CASE WHEN label = 'versicolor' THEN 0.8 ELSE 0.1 END,
+               'virginica', CASE WHEN label = 'virginica' THEN 0.8 ELSE 0.1 END)) AS output,
+           NULL::jsonb AS error, 5 + random() * 10 AS duration_ms, created_at
+    FROM (
+        SELECT id, created_at,
+               CASE WHEN random() < 0.9 THEN output->>'label' ELSE 'virginica' END AS label
+        FROM predictions_prediction WHERE version_id = %(version)s
+    ) AS p
+) AS s"""
 
 
 def shadowed(primary: ModelVersion) -> tuple[ModelVersion, float]:
@@ -177,9 +180,12 @@ def shadowed(primary: ModelVersion) -> tuple[ModelVersion, float]:
             model=primary.model, number=2, labels=primary.labels, **fields, **spec
         )
         Alias.objects.get(model=primary.model, name="production").shadows.add(shadow)
+        params = {"shadow": shadow.pk, "version": primary.pk, "tolerance": 0.01}
         with connection.cursor() as cursor:
-            cursor.execute(SHADOW_RUNS_SQL, {"shadow": shadow.pk, "version": primary.pk})
-            cursor.execute("VACUUM ANALYZE predictions_shadowrun")
+            cursor.execute(insert_runs_sql(SHADOW_RUNS), params)
+        shadows.scores_backfill()  # every prediction has feedback: every run is scored
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE predictions_shadowrun, evidence_shadowfeedback")
     return shadow, time.perf_counter() - started
 
 
@@ -264,6 +270,7 @@ def main() -> None:
         "shared_accuracy": {k: round(v["accuracy"], 4) for k, v in shared.items() if k != "count"},
         "compare_shadow_summary": timed(lambda: rollout_selectors.shadow_summary(comparison)),
         "compare_quality_on_shared": timed(lambda: rollout_selectors.shared_quality(comparison)),
+        "compare_served": timed(lambda: rollout_selectors.served_summary(comparison)),
         "compare_summary": timed(lambda: rollout_selectors.comparison_summary(comparison)),
         "metrics_agreement_gauges": timed(rollout_monitoring._compute),
         "quality_classifier": timed(lambda: quality.quality_for(iris, window)),

@@ -23,17 +23,9 @@ METRIC_COLUMNS = [
 ]
 
 
-class Feedback(models.Model):
-    prediction = models.ForeignKey(
-        "predictions.Prediction", on_delete=models.CASCADE, related_name="feedback"
-    )
-    row = models.PositiveIntegerField(default=0, help_text="Row of a batch; 0 for one row.")
-    version = models.ForeignKey(
-        "registry.ModelVersion", on_delete=models.PROTECT, related_name="feedback"
-    )
-    # When the prediction was made: a quality window is over predictions served in it.
-    predicted_at = models.DateTimeField()
-    truth = models.JSONField(help_text="The true label, value or values, as sent.")
+class MetricColumns(models.Model):
+    """The numbers a truth and an answer to it give the quality metrics."""
+
     # Classifiers.
     truth_label = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     predicted_label = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -44,6 +36,22 @@ class Feedback(models.Model):
     # Forecasts: the sum of |error| / |truth| over the steps counted (those whose truth is not 0).
     ape_sum = models.FloatField(null=True, blank=True)
     steps = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Feedback(MetricColumns):
+    prediction = models.ForeignKey(
+        "predictions.Prediction", on_delete=models.CASCADE, related_name="feedback"
+    )
+    row = models.PositiveIntegerField(default=0, help_text="Row of a batch; 0 for one row.")
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="feedback"
+    )
+    # When the prediction was made: a quality window is over predictions served in it.
+    predicted_at = models.DateTimeField()
+    truth = models.JSONField(help_text="The true label, value or values, as sent.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -71,6 +79,59 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prediction_id} row {self.row}: {self.truth!r}"
+
+
+# The metric columns that depend on the answer (the rest are the truth's), and those columns of
+# a shadow's answer to the same truth.
+ANSWER_COLUMNS = ["predicted_label", "truth_probability", "value_error", "ape_sum", "steps"]
+SHADOW_COLUMNS = [f"shadow_{name}" for name in ANSWER_COLUMNS]
+
+
+class ShadowFeedback(MetricColumns):
+    """A shadow run's answer to a row that has feedback, scored against the same truth: the
+    feedback's metric columns (the primary's answer) beside the shadow answer's, with the run's
+    window, so that both versions' quality on the rows they share is one scan of
+    `shadowfeedback_window` (`evidence.shadows` writes it with the feedback or the run)."""
+
+    run = models.ForeignKey(  # shadowfeedback_once leads with it
+        "predictions.ShadowRun",
+        on_delete=models.CASCADE,
+        related_name="feedback_scores",
+        db_index=False,
+    )
+    feedback = models.ForeignKey(Feedback, on_delete=models.CASCADE, related_name="shadow_scores")
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    against = models.ForeignKey(
+        "registry.ModelVersion",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        help_text="The version that served the prediction.",
+    )
+    created_at = models.DateTimeField(help_text="When the shadow ran.")
+    predicted_at = models.DateTimeField()
+    shadow_predicted_label = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    shadow_truth_probability = models.FloatField(null=True, blank=True)
+    shadow_value_error = models.FloatField(null=True, blank=True)
+    shadow_ape_sum = models.FloatField(null=True, blank=True)
+    shadow_steps = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["version", "created_at"],
+                include=["against", "predicted_at", *METRIC_COLUMNS, *SHADOW_COLUMNS],
+                name="shadowfeedback_window",
+            )
+        ]
+        constraints = [  # a run of a batch chunk answers the feedback of each of its rows
+            models.UniqueConstraint(fields=["run", "feedback"], name="shadowfeedback_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} scored against feedback {self.feedback_id}"
 
 
 class ReferenceProfile(models.Model):

@@ -1,8 +1,9 @@
 """Live quality of versions from their feedback, computed in PostgreSQL.
 
 Every read is one aggregate over a covering index of `evidence_feedback` (`feedback_version_window`
-for one version, `feedback_window` for all of them): index-only scans of the window, never a read
-of predictions. The formulas of the metrics live once, in `Totals`.
+for one version, `feedback_window` for all of them), or of `evidence_shadowfeedback` for a shadow
+beside its primary: index-only scans of the window, never a read of predictions. The formulas of
+the metrics live once, in `Totals`.
 """
 
 import math
@@ -13,23 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from evidence import truth
-from evidence.models import Feedback
+from evidence.models import Feedback, ShadowFeedback
 from evidence.truth import MIN_PROBABILITY
 from mlservice import rollups
 from registry.models import ModelVersion, Task
 
-FEEDBACK = Feedback._meta.db_table
-
-# The columns of a feedback row that depend on the prediction's output (the rest are its truth),
-# with their SQL types.
-ANSWER_COLUMNS = {
-    "predicted_label": "text",
-    "truth_probability": "float8",
-    "value_error": "float8",
-    "ape_sum": "float8",
-    "steps": "bigint",
-}
+FEEDBACK, SHADOW_SCORES = Feedback._meta.db_table, ShadowFeedback._meta.db_table
 
 
 def _sums(side: str = "") -> str:
@@ -149,17 +139,14 @@ def quality_for(version: ModelVersion, window: timedelta, *, until=None) -> Qual
     return Quality(version, since, until, totals, _classes(version.labels or [], matrix))
 
 
-def totals_beside(task: str, pairs: str, params: dict) -> tuple[Totals, Totals]:
-    """Totals of the feedback rows the query `pairs` selects (a feedback row's columns and
-    `other_output`, another version's answer to the same prediction row): of the answers the
-    version that served them gave, and of the other answers against the same truths."""
-    other = truth.metric_columns_sql(task, "other_output")
-    columns = ", ".join(
-        f"({other.get(name, 'NULL')})::{kind} AS other_{name}"
-        for name, kind in ANSWER_COLUMNS.items()
-    )
-    sql = f"""WITH pairs AS ({pairs}), shared AS (SELECT pairs.*, {columns} FROM pairs)
-        SELECT count(*), {SUMS}, {_sums("other_")} FROM shared"""
+def totals_beside(*, version_id: int, against_id: int, since: datetime) -> tuple[Totals, Totals]:
+    """Totals of the feedback on `against`'s answers made since `since` that `version` also
+    answered in a shadow run (that succeeded, since `since`): of `against`'s answers, and of
+    `version`'s against the same truths. One scan of `shadowfeedback_window`."""
+    sql = f"""SELECT count(*), {SUMS}, {_sums("shadow_")} FROM {SHADOW_SCORES}
+        WHERE version_id = %(version)s AND created_at >= %(since)s
+          AND against_id = %(against)s AND predicted_at >= %(since)s"""
+    params = {"version": version_id, "against": against_id, "since": since}
     [(count, *sums)] = window_rows(sql, params)
     half = len(sums) // 2
     return Totals.of(count, *sums[:half]), Totals.of(count, *sums[half:])
@@ -209,6 +196,8 @@ def feedback_changed(predicted_at: Iterable[datetime]) -> None:
 
 
 def _totals_by_day(first_day: date, last_day: date) -> dict[date, dict[int, Totals]]:
+    # Grouped by the expression of the statistics `feedback_day_version`, which tell the
+    # planner how few groups there are, so that it aggregates in parallel.
     rows = window_rows(
         f"SELECT (predicted_at AT TIME ZONE 'UTC')::date, version_id, count(*), {SUMS} "
         f"FROM {FEEDBACK} WHERE predicted_at >= %(start)s::date AT TIME ZONE 'UTC' "

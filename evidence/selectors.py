@@ -94,7 +94,7 @@ def reference_for(version: ModelVersion) -> tuple[str, int, list[dict]]:
 
 
 # Up to `per` of the newest predictions in each of `slices` equal parts of the window, so the
-# sample spreads over the whole window; each part is a short scan of prediction_version_time.
+# sample spreads over the whole window; each part is a short scan of prediction_version_window.
 _SAMPLE_SQL = f"""
     SELECT p.id, p.is_batch, p.input
     FROM generate_series(0, %(slices)s - 1) AS s,

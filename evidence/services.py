@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from evidence import drift, quality, truth
+from evidence import drift, quality, shadows, truth
 from evidence.models import Feedback, ReferenceProfile
 from evidence.outputs import outputs_of
 from evidence.selectors import NoFeatures
@@ -80,6 +80,13 @@ def _row(item: Item, actor) -> Feedback:
     )
 
 
+def _written(rows: list[Feedback]) -> None:
+    """What follows from feedback written or corrected, in its transaction: the quality per day
+    of its days is renewed, and the shadow runs of its predictions are scored against it."""
+    quality.feedback_changed(row.predicted_at for row in rows)
+    shadows.scores_write([row.prediction_id for row in rows])
+
+
 def feedback_create(*, prediction: Prediction, row: int | None, value, actor) -> Feedback:
     """The true outcome of a prediction (a batch: of one row). Once per row: a second is a 409
     (staff correct it with `feedback_correct`)."""
@@ -90,7 +97,7 @@ def feedback_create(*, prediction: Prediction, row: int | None, value, actor) ->
     try:
         with transaction.atomic():
             feedback.save()
-            quality.feedback_changed([feedback.predicted_at])
+            _written([feedback])
     except IntegrityError:  # the same row, sent twice at once
         raise FeedbackExists() from None
     return feedback
@@ -108,7 +115,7 @@ def feedback_correct(*, prediction: Prediction, row: int | None, value, actor) -
     corrected = _row(item, actor)
     corrected.pk, corrected.created_at = feedback.pk, feedback.created_at
     corrected.save()
-    quality.feedback_changed([corrected.predicted_at])
+    _written([corrected])
     AuditEvent.objects.create(
         model_id=prediction.model_id,
         version_id=prediction.version_id,
@@ -145,8 +152,7 @@ def feedback_import_csv(*, upload, actor) -> int:
         )
     try:
         with transaction.atomic():
-            created = Feedback.objects.bulk_create([_row(item, actor) for item in items])
-            quality.feedback_changed(row.predicted_at for row in created)
+            _written(Feedback.objects.bulk_create([_row(item, actor) for item in items]))
     except IntegrityError:
         raise FeedbackExists("Feedback for one of these rows arrived meanwhile.") from None
     return len(items)

@@ -339,7 +339,8 @@ ROLLOUT_SHADOW_SKIP_BEHIND_SECONDS = env.float("ROLLOUT_SHADOW_SKIP_BEHIND_SECON
 # How often a worker re-reads which aliases have shadows.
 ROLLOUT_SHADOW_REFRESH_SECONDS = env.float("ROLLOUT_SHADOW_REFRESH_SECONDS", default=1.0)
 # A regressor's or forecast's shadow agrees when within this of the primary's value, relative
-# to the value (absolute for values under 1 in size).
+# to the value (absolute for values under 1 in size); judged as each run is stored (after a
+# change, `manage.py compare_shadow_runs` judges the stored runs again).
 ROLLOUT_AGREEMENT_TOLERANCE = env.float("ROLLOUT_AGREEMENT_TOLERANCE", default=0.01)
 # Disagreements listed by a comparison: this many a page, at most ROLLOUT_MAX_DISAGREEMENTS.
 ROLLOUT_DISAGREEMENTS_PAGE_SIZE = env.int("ROLLOUT_DISAGREEMENTS_PAGE_SIZE", default=50)

@@ -12,14 +12,14 @@ import json
 import uuid
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.services import settle
-from mlservice import rawsql
-from predictions.signals import prediction_finished
-from registry.models import Route
+from mlservice import batches, rawsql
+from predictions.signals import prediction_finished, shadow_runs_stored
+from registry.models import MLModel, ModelVersion, Route, Task
 
 
 class Status(models.TextChoices):  # labels derived from the names: "Pending", ...
@@ -142,7 +142,7 @@ class Prediction(models.Model):
         CSV = "csv", "CSV upload"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    # No index of their own: prediction_user_recent and prediction_version_time lead with
+    # No index of their own: prediction_user_recent and prediction_version_window lead with
     # them, and every index is written again each time a prediction changes status.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -214,7 +214,12 @@ class Prediction(models.Model):
                 name="prediction_status_age",
                 condition=Q(status__in=[Status.PENDING, Status.RUNNING]),
             ),
-            models.Index(fields=["version", "created_at"], name="prediction_version_time"),
+            # A version's predictions in a window: what a comparison reads of each is included.
+            models.Index(
+                fields=["version", "created_at"],
+                include=["route", "status", "started_at", "finished_at"],
+                name="prediction_version_window",
+            ),
             models.Index(
                 fields=["retry_of"],
                 name="prediction_retry_of",
@@ -426,6 +431,139 @@ class ModelLoad(models.Model):
         return f"version {self.version_id} loaded in {self.seconds:.3f} s by {self.process}"
 
 
+def _close(a: str, b: str) -> str:
+    a, b = f"(({a}->>'value')::float8)", f"(({b}->>'value')::float8)"
+    return f"abs({a} - {b}) <= %(tolerance)s * greatest(1, abs({a}))"
+
+
+def agreement_sql(task: str, mine: str, theirs: str) -> str:
+    """Whether a shadow's answer (`theirs`, jsonb SQL) agrees with the primary's (`mine`) for
+    the model's task (`task`, SQL): the same label; a value within the tolerance (parameter
+    `tolerance`); a forecast as long, each step within the tolerance."""
+    rules = {
+        Task.CLASSIFICATION: f"{mine}->>'label' = {theirs}->>'label'",
+        Task.REGRESSION: _close(mine, theirs),
+        Task.FORECAST: f"""(
+            jsonb_array_length({mine}->'forecast') = jsonb_array_length({theirs}->'forecast')
+            AND NOT EXISTS (
+                SELECT 1 FROM jsonb_array_elements({mine}->'forecast') WITH ORDINALITY a(e, i)
+                JOIN jsonb_array_elements({theirs}->'forecast') WITH ORDINALITY b(e, i) USING (i)
+                WHERE NOT {_close("a.e", "b.e")}))""",
+    }
+    whens = " ".join(f"WHEN '{t}' THEN {rule}" for t, rule in rules.items())
+    return f"CASE {task} {whens} END"
+
+
+# A run of one row (a single prediction's, or a batch chunk of one row) and the answer of the
+# prediction `p` it shadowed; a chunk's rows pair its answers with the batch's, by position.
+_MINE, _THEIRS = "coalesce(s.primary_outputs -> 0, p.output)", "coalesce(s.outputs -> 0, s.output)"
+_AGREES = agreement_sql("m.task", _MINE, _THEIRS)
+_CHUNK_AGREEMENTS = f"""(SELECT count(*) FILTER (WHERE {agreement_sql("m.task", "po.e", "so.e")})
+    FROM jsonb_array_elements(s.primary_outputs) WITH ORDINALITY po(e, i)
+    JOIN jsonb_array_elements(s.outputs) WITH ORDINALITY so(e, i) USING (i))"""
+
+# The primary's side of a shadow run `s`, from the prediction `p` it shadowed (and the model `m`
+# whose task says what agreeing is): no agreements unless both answered.
+_SIDE = {
+    "primary_version_id": "p.version_id",
+    "primary_status": "p.status",
+    "primary_ms": "date_part('epoch', p.finished_at - p.started_at) * 1000",
+    "agreements": f"""CASE WHEN s.status = 'succeeded' AND p.status = 'succeeded' THEN
+        CASE WHEN s.rows = 1 THEN CASE ({_AGREES}) WHEN true THEN 1 WHEN false THEN 0 END
+        ELSE {_CHUNK_AGREEMENTS} END END""",
+}
+
+# What a worker writes of a shadow run; the rest is the primary's side.
+RUN_COLUMNS = {
+    "prediction_id": "uuid",
+    "version_id": "bigint",
+    "status": "text",
+    "start": "integer",
+    "rows": "integer",
+    "output": "jsonb",
+    "outputs": "jsonb",
+    "primary_outputs": "jsonb",
+    "error": "jsonb",
+    "duration_ms": "float8",
+    "created_at": "timestamptz",
+}
+_RECORDS = "jsonb_to_recordset(%(runs)s) AS s({})".format(
+    ", ".join(f"{name} {kind}" for name, kind in RUN_COLUMNS.items())
+)
+
+
+def _primary_join() -> str:
+    return f"""JOIN {Prediction._meta.db_table} p ON p.id = s.prediction_id
+        JOIN {ModelVersion._meta.db_table} v ON v.id = s.version_id
+        JOIN {MLModel._meta.db_table} m ON m.id = v.model_id"""
+
+
+def insert_runs_sql(source: str) -> str:
+    """An INSERT of the shadow runs `source` gives (as `s`, with RUN_COLUMNS), each with the
+    primary's side; a prediction keeps a run it already has of a version (and chunk).
+    Parameter: `tolerance` (ROLLOUT_AGREEMENT_TOLERANCE)."""
+    return f"""INSERT INTO {ShadowRun._meta.db_table} ({", ".join([*RUN_COLUMNS, *_SIDE])})
+        SELECT {", ".join(f"s.{name}" for name in RUN_COLUMNS)}, {", ".join(_SIDE.values())}
+        FROM {source} {_primary_join()}
+        ON CONFLICT (prediction_id, version_id, start) DO NOTHING"""
+
+
+def compare_with_primaries(*, size: int = batches.SIZE, report: batches.Report = None) -> int:
+    """Keep anew on every stored shadow run the primary's side, `size` runs at a time: for runs
+    stored before it was kept, or after ROLLOUT_AGREEMENT_TOLERANCE changed. Returns how many
+    runs were updated."""
+    runs = ShadowRun._meta.db_table
+    sql = f"""UPDATE {runs} t SET {", ".join(f"{name} = {sql}" for name, sql in _SIDE.items())}
+        FROM {runs} s {_primary_join()}
+        WHERE t.id = s.id AND s.id >= %(low)s AND s.id < %(high)s"""
+
+    def compare(low: int, high: int) -> int:
+        params = {"low": low, "high": high, "tolerance": settings.ROLLOUT_AGREEMENT_TOLERANCE}
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+
+    return batches.by_ids(runs, compare, size=size, report=report)
+
+
+# What a comparison reads of a shadow run, beside its version and time.
+WINDOW_COLUMNS = [
+    "primary_version",
+    "rows",
+    "status",
+    "primary_status",
+    "agreements",
+    "duration_ms",
+    "primary_ms",
+]
+
+
+class ShadowRunQuerySet(models.QuerySet):
+    def store(self, runs: list["ShadowRun"]) -> None:
+        """Write new shadow runs, each with the primary's side: the prediction's version,
+        status and latency, and on how many rows the two answers agree (`agreement_sql`,
+        within ROLLOUT_AGREEMENT_TOLERANCE); then tell the layers above (`shadow_runs_stored`).
+        A prediction re-run after a lost worker keeps the shadow runs it already had."""
+        if not runs:
+            return
+        records = [
+            {
+                **{name: getattr(run, name) for name in RUN_COLUMNS},
+                "prediction_id": str(run.prediction_id),
+                "created_at": run.created_at.isoformat(),
+            }
+            for run in runs
+        ]
+        params = {
+            "runs": json.dumps(records),
+            "tolerance": settings.ROLLOUT_AGREEMENT_TOLERANCE,
+        }
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(insert_runs_sql(_RECORDS), params)
+            ids = list({record["prediction_id"] for record in records})
+            shadow_runs_stored.send(ShadowRun, prediction_ids=ids)
+
+
 class ShadowRun(models.Model):
     """A shadow version's run of a prediction's input, after the prediction's own result was
     stored: kept for comparison, never shown to the prediction's owner, never charged.
@@ -441,8 +579,11 @@ class ShadowRun(models.Model):
         SKIPPED = "skipped"
 
     prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="shadow_runs")
-    version = models.ForeignKey(
-        "registry.ModelVersion", on_delete=models.PROTECT, related_name="shadow_runs"
+    version = models.ForeignKey(  # shadowrun_version_window leads with it
+        "registry.ModelVersion",
+        on_delete=models.PROTECT,
+        related_name="shadow_runs",
+        db_index=False,
     )
     status = models.CharField(max_length=10, choices=Status.choices)
     start = models.PositiveIntegerField(
@@ -463,11 +604,40 @@ class ShadowRun(models.Model):
         "every chunk, as the batch's rows waited for the whole batch.",
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The primary's side, kept when the run is stored (`compare_with_primaries`), so that a
+    # comparison window is one scan of `shadowrun_version_window`, never a join of predictions.
+    primary_version = models.ForeignKey(
+        "registry.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        help_text="The version that served the prediction (and gave the primary answer).",
+    )
+    primary_status = models.CharField(
+        max_length=10, blank=True, help_text="The prediction's status when the shadow ran."
+    )
+    primary_ms = models.FloatField(
+        null=True, blank=True, help_text="Milliseconds of the primary's inference."
+    )
+    agreements = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many of its rows the two answers agree on (same label, or within the "
+        "tolerance); empty unless both succeeded.",
+    )
+
+    objects = ShadowRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["version", "created_at"], name="shadowrun_version_time"),
+            models.Index(
+                fields=["version", "created_at"],
+                include=WINDOW_COLUMNS,
+                name="shadowrun_version_window",
+            ),
             # A comparison reads the runs of batch chunks apart from single rows, through this.
             models.Index(
                 fields=["version", "created_at"],

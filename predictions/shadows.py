@@ -66,9 +66,9 @@ def run_after(claimed: list[tuple], version: ModelVersion, *, deadline: float) -
         behind = _behind()
         for shadow_id, ids in plan.items():
             if behind:
-                _store(_skipped(shadow_id, ids, QUEUE_BEHIND))
+                ShadowRun.objects.store(_skipped(shadow_id, ids, QUEUE_BEHIND))
             else:
-                _store(_run(shadow_id, ids, inputs, deadline))
+                ShadowRun.objects.store(_run(shadow_id, ids, inputs, deadline))
     except Exception:
         logger.exception("Shadow runs of %s failed; its predictions are unaffected", version)
 
@@ -89,7 +89,7 @@ def run_after_batch(prediction: Prediction, chunks: list[tuple], *, deadline: fl
             if answers is None:
                 answers = [columns.result_rows(out, prediction.version) for _, _, out in chunks]
             shadow = ModelVersion.objects.select_related("model").get(pk=shadow_id)
-            _store(_run_chunks(shadow, prediction, chunks, answers, deadline))
+            ShadowRun.objects.store(_run_chunks(shadow, prediction, chunks, answers, deadline))
     except Exception:
         logger.exception("Shadow runs of batch %s failed; it is unaffected", prediction.pk)
 
@@ -224,11 +224,6 @@ def _skipped(shadow_id: int, ids: list[str], error: dict) -> list[ShadowRun]:
 
 def _row(prediction_id: str, shadow_id: int, status: str, **fields) -> ShadowRun:
     return ShadowRun(prediction_id=prediction_id, version_id=shadow_id, status=status, **fields)
-
-
-def _store(runs: list[ShadowRun]) -> None:
-    # A prediction re-run after a lost worker keeps the shadow runs it already had.
-    ShadowRun.objects.bulk_create(runs, ignore_conflicts=True)
 
 
 @contextlib.contextmanager

@@ -12,3 +12,8 @@ prediction_finished = Signal()
 # Sent by one worker at a time after each periodic reconcile pass (RECONCILE_INTERVAL_SECONDS):
 # receivers run their own periodic repairs there.
 housekeeping_done = Signal()
+
+# Sent inside the transaction that stored shadow runs (`ShadowRun.objects.store`), with
+# `prediction_ids` (a list of the predictions they shadowed as text): receivers keep what they
+# derive from a run beside it.
+shadow_runs_stored = Signal()

@@ -3,7 +3,8 @@
 Two views of the same window: the shadow pairs (the candidate ran the very predictions the
 primary answered: agreement, latency and errors side by side), and what each version served
 through the alias (a canary split: latency and errors on its own share of the traffic).
-Each is one aggregate over an index: `shadowrun_version_time` and `prediction_version_time`.
+Each is one aggregate over an index: `shadowrun_version_window` and
+`prediction_version_window`.
 """
 
 import json
@@ -14,68 +15,18 @@ from django.conf import settings
 from django.utils import timezone
 
 from evidence import quality
-from evidence.models import METRIC_COLUMNS, Feedback
 from evidence.outputs import inputs_of
 from mlservice.errors import ServiceError
-from predictions.models import Prediction, ShadowRun, Status
-from registry.models import PRODUCTION, ModelVersion, Route, Task
+from predictions.models import Prediction, ShadowRun, Status, agreement_sql
+from registry.models import PRODUCTION, ModelVersion, Route
 from registry.selectors import version_resolve
 
 _RUNS, _PREDICTIONS = ShadowRun._meta.db_table, Prediction._meta.db_table
 
-_VALUE = "(({side}->>'value')::float8)"
-
-
-def _close(a: str, b: str) -> str:
-    a, b = _VALUE.format(side=a), _VALUE.format(side=b)
-    return f"abs({a} - {b}) <= %(tolerance)s * greatest(1, abs({a}))"
-
-
-# Whether the shadow's output (s_out) agrees with the primary's (p_out), per task: the same
-# label; a value within the tolerance; a forecast as long, each step within the tolerance.
-AGREEMENT_SQL = {
-    Task.CLASSIFICATION: "p_out->>'label' = s_out->>'label'",
-    Task.REGRESSION: _close("p_out", "s_out"),
-    Task.FORECAST: f"""(
-        jsonb_array_length(p_out->'forecast') = jsonb_array_length(s_out->'forecast')
-        AND NOT EXISTS (
-            SELECT 1 FROM jsonb_array_elements(p_out->'forecast') WITH ORDINALITY a(e, i)
-            JOIN jsonb_array_elements(s_out->'forecast') WITH ORDINALITY b(e, i) USING (i)
-            WHERE NOT {_close("a.e", "b.e")}))""",
-}
-
-
-def _pairs_of(runs: str, row: str, s_out: str, p_out: str, expand: str = "") -> str:
-    """The candidate's shadow `runs` in the window with the primary's predictions they
-    shadowed, a pair per row (`expand` makes the rows of a run)."""
-    return f"""
-        SELECT s.prediction_id, {row} AS "row", s.created_at, s.status AS s_status,
-               {s_out} AS s_out, s.error AS s_error, s.duration_ms AS s_ms,
-               p.status AS p_status, {p_out} AS p_out, p.input, p.is_batch,
-               date_part('epoch', p.finished_at - p.started_at) * 1000 AS p_ms
-        FROM {_RUNS} s JOIN {_PREDICTIONS} p ON p.id = s.prediction_id {expand}
-        WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
-          AND p.version_id = %(primary)s AND {runs}"""
-
-
-# Every row the candidate shadowed, with the primary's answer: a run of one row as it is; a run
-# of a batch's chunk (its answers and the primary's in arrays) a pair per row, those runs read
-# apart through their own small index (`shadowrun_chunks`), so single rows cost no expansion.
-# A batch's inputs are not in SQL: `Disagreements` reads those it lists from the chunks.
-_ONE_ROW_RUNS = _pairs_of(
-    "s.rows = 1",
-    "s.start",
-    "coalesce(s.outputs -> 0, s.output)",
-    "coalesce(s.primary_outputs -> 0, p.output)",
-)
-_CHUNK_RUNS = _pairs_of(
-    "s.rows > 1",
-    "s.start + r.i",
-    "s.outputs -> r.i",
-    "s.primary_outputs -> r.i",
-    "CROSS JOIN LATERAL generate_series(0, s.rows - 1) AS r(i)",
-)
-_PAIRS = f"WITH pairs AS ({_ONE_ROW_RUNS}\n    UNION ALL {_CHUNK_RUNS})\n"
+# The candidate's shadow runs in the window of the primary's answers: each run keeps the
+# primary's side (`predictions.models.insert_runs_sql`), so that no prediction is read.
+_WINDOW = """s.version_id = %(candidate)s AND s.created_at >= %(since)s
+    AND s.primary_version_id = %(primary)s"""
 
 
 def _quantiles(column: str, where: str) -> str:
@@ -85,46 +36,54 @@ def _quantiles(column: str, where: str) -> str:
     )
 
 
-_ran, _both = "s_status <> 'skipped'", "s_status = 'succeeded' AND p_status = 'succeeded'"
-_SUMMARY = f"""{_PAIRS}
+# Every row the candidate shadowed, an entry each: a run of one row as it is (from
+# `shadowrun_version_window` alone), a run of a batch's chunk as its rows (through the small
+# `shadowrun_chunks`), the first `agreements` of which agree: a count cannot tell which.
+_ENTRIES = f"""
+    WITH entries AS (
+        SELECT status, primary_status, agreements AS agreed, duration_ms, primary_ms
+        FROM {_RUNS} s WHERE {_WINDOW} AND s.rows = 1
+        UNION ALL
+        SELECT status, primary_status, (r.i <= agreements)::int, duration_ms, primary_ms
+        FROM {_RUNS} s CROSS JOIN LATERAL generate_series(1, s.rows) AS r(i)
+        WHERE {_WINDOW} AND s.rows > 1
+    )"""
+
+_ran, _both = "status <> 'skipped'", "status = 'succeeded' AND primary_status = 'succeeded'"
+_SUMMARY = f"""{_ENTRIES}
     SELECT count(*) FILTER (WHERE {_ran}), count(*) FILTER (WHERE NOT {_ran}),
-           count(*) FILTER (WHERE {_both}), count(*) FILTER (WHERE {_both} AND {{agree}}),
-           count(*) FILTER (WHERE s_status = 'failed'),
-           count(*) FILTER (WHERE {_ran} AND p_status = 'failed'),
-           {_quantiles("s_ms", "s_status = 'succeeded'")},
-           {_quantiles("p_ms", f"{_ran} AND p_status = 'succeeded'")}
-    FROM pairs
+           count(*) FILTER (WHERE {_both}), count(*) FILTER (WHERE agreed = 1),
+           count(*) FILTER (WHERE status = 'failed'),
+           count(*) FILTER (WHERE {_ran} AND primary_status = 'failed'),
+           {_quantiles("duration_ms", "status = 'succeeded'")},
+           {_quantiles("primary_ms", f"{_ran} AND primary_status = 'succeeded'")}
+    FROM entries
 """
 
-_DISAGREEMENTS = f"""{_PAIRS}
-    SELECT prediction_id, "row", is_batch, created_at, input, p_out, s_out FROM pairs
-    WHERE {_both} AND NOT {{agree}}
-    ORDER BY created_at DESC, prediction_id, "row" LIMIT %(limit)s OFFSET %(offset)s
-"""
-
-
-def _shared_of(runs: str, rows: str, answer: str) -> str:
-    """The feedback on the primary's answers that the candidate's succeeded shadow `runs`
-    also answered, each feedback row with the candidate's `answer` to it."""
-    return f"""
-        SELECT {", ".join(f"f.{name}" for name in ("truth", *METRIC_COLUMNS))},
-               {answer} AS other_output
-        FROM {_RUNS} s JOIN {Feedback._meta.db_table} f
-          ON f.prediction_id = s.prediction_id AND {rows}
-        WHERE s.version_id = %(candidate)s AND s.created_at >= %(since)s
-          AND s.status = 'succeeded' AND f.version_id = %(primary)s
-          AND f.predicted_at >= %(since)s AND {runs}"""
-
-
-# As the pairs: a run of one row, then a batch chunk's runs, whose feedback is per row.
-_SHARED = f"""{_shared_of("s.rows = 1", 'f."row" = s.start', "coalesce(s.outputs -> 0, s.output)")}
-    UNION ALL {
-    _shared_of(
-        "s.rows > 1",
-        'f."row" >= s.start AND f."row" < s.start + s.rows',
-        's.outputs -> (f."row" - s.start)',
+# The rows both answered that disagree, a page of them: a run of one row by its agreements; the
+# rows of a chunk whose agreements are fewer than its rows, each by the rule. A batch's inputs
+# are not in SQL: `Disagreements` reads those it lists from the chunks.
+_DISAGREEMENTS = f"""
+    WITH found AS (
+        SELECT s.prediction_id, s.start AS "row", s.created_at,
+               s.primary_outputs -> 0 AS p_out, coalesce(s.outputs -> 0, s.output) AS s_out
+        FROM {_RUNS} s WHERE {_WINDOW} AND s.rows = 1 AND s.agreements = 0
+        UNION ALL
+        SELECT s.prediction_id, s.start + po.i - 1, s.created_at, po.e, so.e
+        FROM {_RUNS} s
+        CROSS JOIN LATERAL jsonb_array_elements(s.primary_outputs) WITH ORDINALITY po(e, i)
+        JOIN LATERAL jsonb_array_elements(s.outputs) WITH ORDINALITY so(e, i) USING (i)
+        WHERE {_WINDOW} AND s.rows > 1 AND s.agreements < s.rows
+          AND NOT {agreement_sql("%(task)s", "po.e", "so.e")}
+    ), page AS (
+        SELECT * FROM found ORDER BY created_at DESC, prediction_id, "row"
+        LIMIT %(limit)s OFFSET %(offset)s
     )
-}"""
+    SELECT page.prediction_id, page."row", p.is_batch, page.created_at, p.input,
+           coalesce(page.p_out, p.output), page.s_out
+    FROM page JOIN {_PREDICTIONS} p ON p.id = page.prediction_id
+    ORDER BY page.created_at DESC, page.prediction_id, page."row"
+"""
 
 _SERVED = f"""
     SELECT version_id, count(*), count(*) FILTER (WHERE status = %(failed)s),
@@ -138,7 +97,8 @@ _SERVED = f"""
 
 @dataclass(frozen=True)
 class Comparison:
-    """What a comparison is over: the candidate, the primary it is compared with, since when."""
+    """What a comparison is over: the candidate, the primary it is compared with, since when;
+    and the tolerance a run's agreement is judged with (when the run is stored)."""
 
     candidate: ModelVersion
     primary: ModelVersion
@@ -152,11 +112,8 @@ class Comparison:
             "primary": self.primary.pk,
             "since": self.since,
             "tolerance": self.tolerance,
+            "task": self.candidate.model.task,
         }
-
-    @property
-    def agreement_sql(self) -> str:
-        return AGREEMENT_SQL[self.candidate.model.task]
 
 
 def _json(value):
@@ -178,8 +135,7 @@ def _fetch(sql: str, params: dict) -> list[tuple]:
 
 def shadow_summary(comparison: Comparison) -> dict:
     """Agreement, errors and latency of the candidate's shadow runs beside the primary's."""
-    sql = _SUMMARY.format(agree=comparison.agreement_sql)
-    [row] = _fetch(sql, comparison.params)
+    [row] = _fetch(_SUMMARY, comparison.params)
     runs, skipped, compared, agreements, s_errors, p_errors, s50, s95, p50, p95 = row
     return {
         "runs": runs,
@@ -196,7 +152,11 @@ def shared_quality(comparison: Comparison) -> dict:
     """Both versions' quality on the same predictions: the primary's answers that have feedback
     and a shadow run of the candidate that succeeded, each against the same truths."""
     task = comparison.candidate.model.task
-    against, mine = quality.totals_beside(task, _SHARED, comparison.params)
+    against, mine = quality.totals_beside(
+        version_id=comparison.candidate.pk,
+        against_id=comparison.primary.pk,
+        since=comparison.since,
+    )
     return {"count": mine.count, "version": mine.metrics(task), "against": against.metrics(task)}
 
 
@@ -238,9 +198,8 @@ class Disagreements:
         start, stop = window.start or 0, min(window.stop or self._count, self._count)
         if stop <= start:
             return []
-        sql = _DISAGREEMENTS.format(agree=self.comparison.agreement_sql)
         params = {**self.comparison.params, "limit": stop - start, "offset": start}
-        found = _fetch(sql, params)
+        found = _fetch(_DISAGREEMENTS, params)
         batch_inputs = _batch_inputs({(pk, row) for pk, row, is_batch, *_ in found if is_batch})
         return [
             {

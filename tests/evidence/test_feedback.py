@@ -6,14 +6,13 @@ import io
 import math
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn import metrics
 
 from evidence.models import Feedback
 from registry import demo
 from registry.models import AuditEvent
 from tests.support.api import SETOSA, VIRGINICA, submit
-from tests.support.evidence import feedback, finished, quality
+from tests.support.evidence import feedback, feedback_csv, finished, quality
 from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -196,15 +195,9 @@ class TestPermissions:
             assert "window" in response.json()["error"]["fields"]
 
 
-def csv_upload(text: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile("feedback.csv", text.encode(), content_type="text/csv")
-
-
 class TestBulkCSV:
     def upload(self, client, text: str):
-        return client.post(
-            "/api/v1/predictions/feedback/", {"file": csv_upload(text)}, format="multipart"
-        )
+        return feedback_csv(client, text)
 
     def test_every_line_is_written(self, alice_client, staff_client, iris):
         singles = submitted(alice_client, [{"model": "iris", "input": SETOSA}] * 2)

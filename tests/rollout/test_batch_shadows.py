@@ -7,6 +7,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing.services import account_for
+from evidence.models import ShadowFeedback
 from evidence.services import feedback_create
 from predictions.models import Prediction, ShadowRun
 from registry import services as registry_services
@@ -225,3 +226,19 @@ def test_staff_see_a_batchs_shadow_runs_chunk_by_chunk_in_the_admin(xy, alice_cl
     assert page.status_code == 200
     assert "2 rows" in page.content.decode()
     assert "1 row<" in page.content.decode()
+
+
+def test_each_chunk_keeps_how_many_of_its_rows_agree_and_its_rows_are_scored_against_feedback(
+    xy, alice, alice_client
+):
+    shadow(xy, 2)
+    # v1 answers 101, 4, 201, 6, 8; v2 adds 0.5: within 1% of 101 and 201 only.
+    pk = submit_batch(alice_client, [100, 3, 200, 5, 7])
+    run_worker()
+    runs = runs_of(pk)
+    assert [(r.start, r.rows, r.agreements) for r in runs] == [(0, 2, 1), (2, 2, 1), (4, 1, 0)]
+    assert {(r.primary_version, r.primary_status) for r in runs} == {(version(xy, 1), "succeeded")}
+    assert [r.primary_ms for r in runs] == [pytest.approx(inference_seconds(pk) * 1000)] * 3
+    feedback_create(prediction=Prediction.objects.get(pk=pk), row=3, value=7.0, actor=alice)
+    [score] = ShadowFeedback.objects.all()
+    assert (score.run_id, score.value_error, score.shadow_value_error) == (runs[1].pk, -1.0, -0.5)

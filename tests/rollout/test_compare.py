@@ -3,9 +3,8 @@ import math
 import pytest
 
 from evidence.services import feedback_create
-from predictions.models import Prediction, ShadowRun
-from registry.models import MLModel, ModelVersion
-from tests.support.rollout import served, shadowed, version
+from predictions.models import Prediction
+from tests.support.rollout import bare_versions, served, shadowed, version
 
 pytestmark = pytest.mark.django_db
 
@@ -119,36 +118,10 @@ def test_only_staff_compare(xy, alice_client):
     assert alice_client.get(COMPARE, {"version": 2}).status_code == 403
 
 
-def bare_versions(name: str, task: str) -> tuple:
-    """Two version rows of a new model, never run: the comparison reads only stored answers."""
-    model = MLModel.objects.create(name=name, task=task)
-    return tuple(
-        ModelVersion.objects.create(
-            model=model,
-            number=number,
-            artifact=f"artifacts/{name}-{number}.onnx",
-            format="onnx",
-            runtime="onnxruntime",
-            sha256="0" * 64,
-            size=1,
-            input_schema=[],
-            input_example={},
-        )
-        for number in (1, 2)
-    )
-
-
 def pair(primary_version, shadow_version, user, p_out, s_out):
     prediction = served(primary_version, user, ago=1)
     Prediction.objects.filter(pk=prediction.pk).update(output=p_out)
-    ShadowRun.objects.create(
-        prediction=prediction,
-        version=shadow_version,
-        status="succeeded",
-        output=s_out,
-        duration_ms=1,
-        created_at=prediction.created_at,
-    )
+    shadowed(prediction, shadow_version, output=s_out, ms=1)
 
 
 def agreement(staff_client, name):

@@ -49,6 +49,19 @@ def test_a_shadow_runs_every_prediction_served_through_the_alias_and_stores_its_
     assert all(runs[pk].duration_ms >= 0 for pk in ids)
 
 
+def test_each_run_keeps_the_primarys_version_status_latency_and_agreement(xy, alice_client):
+    shadow(xy, 2)
+    # v1 answers x + 1, v2 x + 1.5: within 1% of 100, not of 4.
+    near, far = submit_rows(alice_client, [99, 3])
+    run_worker()
+    runs = {str(r.prediction_id): r for r in ShadowRun.objects.all()}
+    assert (runs[near].agreements, runs[far].agreements) == (1, 0)
+    for pk in (near, far):
+        [seconds] = inference_seconds([pk])
+        assert (runs[pk].primary_version, runs[pk].primary_status) == (version(xy, 1), "succeeded")
+        assert runs[pk].primary_ms == pytest.approx(seconds * 1000)
+
+
 def test_the_shadow_answer_is_never_in_the_users_answer_nor_charged(xy, alice, alice_client):
     registry_services.version_set_price(version=version(xy, 1), price_per_row=Decimal(2))
     balance = account_for(alice).available

@@ -25,6 +25,12 @@ def feedback(client, prediction_id, truth, **extra):
     )
 
 
+def feedback_csv(client, text: str):
+    """Send feedback as a CSV file of `prediction_id,truth[,row]` lines."""
+    upload = SimpleUploadedFile("feedback.csv", text.encode(), content_type="text/csv")
+    return client.post("/api/v1/predictions/feedback/", {"file": upload}, format="multipart")
+
+
 def quality(client, model, **params) -> dict:
     response = client.get(f"/api/v1/models/{model}/quality/", params)
     assert response.status_code == 200, response.content

@@ -72,8 +72,14 @@ def served_by_canary(predictions) -> float:
     return sum(p.route == Route.CANARY for p in predictions) / len(predictions)
 
 
+def _answer(output) -> dict:
+    """An output as stored: a number (or None) is a regressor's value."""
+    return output if isinstance(output, dict) else {"value": output}
+
+
 def served(version, user, *, output=None, ms=10.0, status="succeeded", route="alias", ago=0):
-    """A finished prediction of `version` created `ago` minutes ago, its inference `ms` long."""
+    """A finished prediction of `version` created `ago` minutes ago, its inference `ms` long;
+    `output` an output, or a regressor's value."""
     created = timezone.now() - timedelta(minutes=ago)
     return Prediction.objects.create(
         user=user,
@@ -83,7 +89,7 @@ def served(version, user, *, output=None, ms=10.0, status="succeeded", route="al
         route=route,
         status=status,
         input={"x": 1, "y": ago},
-        output={"value": output} if status == "succeeded" else None,
+        output=_answer(output) if status == "succeeded" else None,
         error={"code": "model_error", "message": "no"} if status == "failed" else None,
         created_at=created,
         started_at=created,
@@ -91,14 +97,38 @@ def served(version, user, *, output=None, ms=10.0, status="succeeded", route="al
     )
 
 
-def shadowed(prediction, version, *, output=None, ms=10.0, status="succeeded"):
-    """`version`'s shadow run of `prediction`, made when the prediction was."""
-    return ShadowRun.objects.create(
+def shadowed(prediction, version, *, output=None, ms=10.0, status="succeeded", created_at=None):
+    """`version`'s shadow run of `prediction`, made when the prediction was (or at
+    `created_at`), stored as a worker stores it (with the primary's side); `output` an output,
+    or a regressor's value."""
+    run = ShadowRun(
         prediction=prediction,
         version=version,
         status=status,
-        output={"value": output} if status == "succeeded" and output is not None else output,
+        output=_answer(output) if status == "succeeded" and output is not None else output,
         error={"code": "model_error", "message": "no"} if status == "failed" else None,
         duration_ms=ms if status != "skipped" else None,
-        created_at=prediction.created_at,
+        created_at=created_at or prediction.created_at,
+    )
+    ShadowRun.objects.store([run])
+    return ShadowRun.objects.get(prediction=prediction, version=version)
+
+
+def bare_versions(name: str, task: str, labels=None) -> tuple[ModelVersion, ModelVersion]:
+    """Two version rows of a new model, never run: a comparison reads only stored answers."""
+    model = MLModel.objects.create(name=name, task=task)
+    return tuple(
+        ModelVersion.objects.create(
+            model=model,
+            number=number,
+            artifact=f"artifacts/{name}-{number}.onnx",
+            format="onnx",
+            runtime="onnxruntime",
+            sha256="0" * 64,
+            size=1,
+            input_schema=[],
+            input_example={},
+            labels=labels,
+        )
+        for number in (1, 2)
     )
