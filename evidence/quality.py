@@ -27,7 +27,8 @@ def _sums(side: str = "") -> str:
     `side` prefixes the columns of the answer, to total another answer against the same truths."""
     p = side
     return f"""count(*) FILTER (WHERE truth_label = {p}predicted_label),
-           sum(-ln(greatest({p}truth_probability, {MIN_PROBABILITY}))),
+           sum(-ln(greatest({p}truth_probability, {MIN_PROBABILITY})))
+               FILTER (WHERE {p}truth_probability IS NOT NULL),
            count({p}truth_probability), sum(abs({p}value_error)),
            sum({p}value_error * {p}value_error), var_pop(truth_value),
            sum({p}ape_sum), sum({p}steps)"""

@@ -9,10 +9,13 @@ import pytest
 from sklearn import metrics
 
 from evidence.models import Feedback
+from evidence.services import feedback_create
+from predictions.models import Prediction, Status
 from registry import demo
 from registry.models import AuditEvent
 from tests.support.api import SETOSA, VIRGINICA, submit
 from tests.support.evidence import feedback, feedback_csv, finished, quality
+from tests.support.factories import PredictionFactory
 from tests.support.workers import run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -245,3 +248,23 @@ class TestBulkCSV:
         response = self.upload(alice_client, "id,label\n")
         assert response.status_code == 400
         assert "prediction_id,truth" in response.json()["error"]["fields"]["file"][0]
+
+
+def test_log_loss_is_over_the_answers_that_gave_a_probability_only(alice, staff_client, iris):
+    """An answer without probabilities (a classifier without predict_proba) counts in the
+    accuracy, not in the log loss: it adds nothing to the sum it is not counted in."""
+    sure = PredictionFactory(user=alice, model=iris)
+    bare = PredictionFactory(user=alice, model=iris)
+    Prediction.objects.filter(pk=sure.pk).update(
+        status=Status.SUCCEEDED, output={"label": "setosa", "probabilities": {"setosa": 0.5}}
+    )
+    Prediction.objects.filter(pk=bare.pk).update(
+        status=Status.SUCCEEDED, output={"label": "setosa"}
+    )
+    for prediction in (sure, bare):
+        prediction.refresh_from_db()
+        feedback_create(prediction=prediction, row=None, value="setosa", actor=alice)
+
+    [v2] = quality(staff_client, "iris")["versions"]
+    assert (v2["feedback"], v2["accuracy"]) == (2, 1.0)
+    assert v2["log_loss"] == pytest.approx(-math.log(0.5))
