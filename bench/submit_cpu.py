@@ -1,0 +1,98 @@
+"""CPU time per one-row submit, in-process, for the tree this is run from.
+
+Each submit goes through Django's WSGI handler (every middleware, authentication, the view,
+the INSERT and the enqueue) as the bench user with the demo iris row; the figure is
+`time.process_time()` per submit over N (default 2,000) after 50 to warm up, so a busy machine
+changes it less than a wall-clock rate. To compare two trees, migrate a database with each
+(`BENCH_DB=NAME BENCH_ONLY=e2e BENCH_E2E_SECONDS=3 BENCH_TREE=TREE bench/run.py` leaves one with
+the bench user), then, from each tree's directory with this file and the same venv:
+
+    DB=NAME N=2000 /path/to/.venv/bin/python /path/to/bench/submit_cpu.py [--profile]
+
+Jobs go to Redis database 13, which it empties at the end.
+"""
+
+import os
+import sys
+import time
+from io import BytesIO
+
+sys.path.insert(0, os.getcwd())
+DB = os.environ.get("DB", "mlservice_bench")
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "mlservice.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "profile-only-" + "x" * 40,
+        "JWT_SIGNING_KEY": "profile-only-" + "y" * 40,
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB}",
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+        "ACCESS_LOG_LEVEL": "WARNING",
+        "PREDICTION_RATE_PER_MINUTE": "0",
+        "PREDICTION_ROWS_PER_DAY": "0",
+    }
+)
+
+import django  # noqa: E402
+
+django.setup()
+
+import orjson  # noqa: E402
+import redis  # noqa: E402
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+
+ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+BODY = orjson.dumps({"model": "iris", "input": ROW})
+
+
+def main() -> None:
+    app = WSGIHandler()
+    token = str(AccessToken.for_user(User.objects.get(username="bench")))
+
+    def submit():
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/api/v1/predictions/",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8400",
+            "HTTP_HOST": "127.0.0.1",
+            "wsgi.url_scheme": "http",
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.input": BytesIO(BODY),
+            "CONTENT_LENGTH": str(len(BODY)),
+            "CONTENT_TYPE": "application/json",
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+        }
+        status = []
+        b"".join(app(environ, lambda line, headers: status.append(line)))
+        assert status[0].startswith("20"), status
+
+    for _ in range(50):
+        submit()
+    n = int(os.environ.get("N", "2000"))
+    if "--profile" in sys.argv:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(n):
+            submit()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(40)
+    else:
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(n):
+            submit()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(f"CPU {cpu / n * 1e6:.0f} µs per submit, wall {wall / n * 1e6:.0f} µs (in-process)")
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+
+
+if __name__ == "__main__":
+    main()
