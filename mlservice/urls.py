@@ -9,10 +9,12 @@ from drf_spectacular.views import (
 from mlservice import health
 from mlservice.errors import json_error_view
 
+# Predictions first: a submit is the most frequent request, and Django tries these in order
+# (no other app's route starts with predictions/ and a UUID, so the order changes no match).
 api_v1 = [
+    path("", include("predictions.urls")),
     path("", include("accounts.urls")),
     path("", include("registry.urls")),
-    path("", include("predictions.urls")),
     path("billing/", include("billing.urls")),
     path("", include("webhooks.urls")),
     path("", include("evidence.urls")),
