@@ -14,9 +14,9 @@ from predictions.models import Prediction, Status
 from registry import demo
 from registry.models import AuditEvent
 from tests.support.api import SETOSA, VIRGINICA, submit
-from tests.support.evidence import feedback, feedback_csv, finished, quality
+from tests.support.evidence import feedback, feedback_csv, quality
 from tests.support.factories import PredictionFactory
-from tests.support.workers import run_worker
+from tests.support.workers import finished, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,8 @@ from predictions.models import Prediction
 from registry import demo
 from registry.models import ModelVersion
 from tests.support.api import SETOSA, VIRGINICA, labels, scrape, submit
-from tests.support.evidence import feedback, finished, iris_rows, upload_reference
-from tests.support.workers import run_worker
+from tests.support.evidence import feedback, iris_rows, upload_reference
+from tests.support.workers import finished, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

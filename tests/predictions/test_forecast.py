@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from registry import services as registry_services
 from tests.support.api import get, submit
 from tests.support.forecasts import build, lag_reference, prophet_reference, values
-from tests.support.workers import run_worker
+from tests.support.workers import finished, run_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,18 +53,8 @@ def lags(forecasters):
     return forecasters["lightgbm"]
 
 
-def forecast(client, body) -> dict:
-    """Submit, run the worker, and read the finished prediction."""
-    response = submit(client, body)
-    assert response.status_code == 202, response.content
-    run_worker()
-    prediction = get(client, response.json()["id"]).json()
-    assert prediction["status"] == "succeeded", prediction
-    return prediction
-
-
 def test_a_prophet_forecast_through_the_api_is_prophets_own(alice_client, prophet):
-    prediction = forecast(alice_client, {"model": "demand-prophet", "input": {"horizon": 14}})
+    prediction = finished(alice_client, {"model": "demand-prophet", "input": {"horizon": 14}})
     expected = prophet_reference(prophet.model, 14)
     answer = prediction["output"]
     assert (
@@ -78,7 +68,7 @@ def test_a_prophet_forecast_through_the_api_is_prophets_own(alice_client, prophe
 def test_a_lag_forecast_through_the_api_is_the_boosters_own_recursion(alice_client, lags):
     history = lags.example["history"]
     body = {"horizon": 30, "history": history, "history_end": HISTORY_END}
-    prediction = forecast(alice_client, {"model": "demand-lightgbm", "input": body})
+    prediction = finished(alice_client, {"model": "demand-lightgbm", "input": body})
     answer = prediction["output"]
     assert values(answer) == lag_reference(lags.model, history, HISTORY_END, 30)
     assert values(answer, "step") == list(range(1, 31))
@@ -88,7 +78,7 @@ def test_a_lag_forecast_through_the_api_is_the_boosters_own_recursion(alice_clie
 def test_a_forecast_takes_the_future_values_of_the_models_regressors(alice_client, weather):
     temperatures = [3.0, 25.5, 12.0]
     body = {"horizon": 3, "temperature": temperatures}
-    answer = forecast(alice_client, {"model": "weather", "input": body})["output"]
+    answer = finished(alice_client, {"model": "weather", "input": body})["output"]
     expected = prophet_reference(weather.model, 3, {"temperature": temperatures})
     assert values(answer) == expected["yhat"].tolist()
 
@@ -99,7 +89,7 @@ def test_a_json_batch_of_forecasts_answers_each_request_as_alone(alice_client, l
         {"horizon": 3, "history": history, "history_end": HISTORY_END},
         {"horizon": 7, "history": [120.0] * 20, "history_end": "2025-06-01"},
     ]
-    prediction = forecast(alice_client, {"model": "demand-lightgbm", "inputs": requests})
+    prediction = finished(alice_client, {"model": "demand-lightgbm", "inputs": requests})
     assert prediction["row_count"] == 2
     assert prediction["inputs"] == [
         requests[0],

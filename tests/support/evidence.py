@@ -3,19 +3,6 @@
 from django.core.files.uploadedfile import SimpleUploadedFile
 from sklearn.datasets import load_iris
 
-from tests.support.api import get, submit
-from tests.support.workers import run_worker
-
-
-def finished(client, body) -> dict:
-    """Submit, run the worker, and read the finished prediction."""
-    response = submit(client, body)
-    assert response.status_code == 202, response.content
-    run_worker()
-    prediction = get(client, response.json()["id"]).json()
-    assert prediction["status"] == "succeeded", prediction
-    return prediction
-
 
 def feedback(client, prediction_id, truth, **extra):
     return client.post(

@@ -12,6 +12,7 @@ from django.db import connection
 from mlservice.redis import redis_connection
 from predictions.queue import get_queue
 from predictions.worker import PredictionWorker
+from tests.support.api import get, submit
 
 
 def run_worker() -> None:
@@ -55,3 +56,13 @@ def worker(media_root):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def finished(client, body) -> dict:
+    """Submit, run the worker, and read the finished prediction."""
+    response = submit(client, body)
+    assert response.status_code == 202, response.content
+    run_worker()
+    prediction = get(client, response.json()["id"]).json()
+    assert prediction["status"] == "succeeded", prediction
+    return prediction
